@@ -37,3 +37,15 @@ def tiny_pickle(real_mnist, tmp_path_factory):
     with gzip.open(path, "wb") as f:
         pickle.dump(parts, f)
     return path, data.sha256_of(path)
+
+
+TINY_SIZES = {"train": 400, "test": 100}  # what tiny_pickle holds
+
+
+@pytest.fixture(scope="session")
+def tiny_data_dir(tiny_pickle, tmp_path_factory):
+    """A TFDS data dir holding a real, prepared, 400 + 100 digit `mnist`."""
+    source, sha = tiny_pickle
+    data_dir = tmp_path_factory.mktemp("tfds")
+    data.ensure_mnist(data_dir, source, sha, TINY_SIZES)
+    return data_dir

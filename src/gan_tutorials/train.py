@@ -162,6 +162,7 @@ def run_epoch(step, batches, epoch, config, steps):
 
 def finish(run_dir, generator, discriminator, history):
     """Write the final models, the progress GIF and the loss curves."""
+    discriminator.trainable = True  # the loop leaves D frozen; save it usable
     for model, name in ((generator, "generator"), (discriminator, "discriminator")):
         tmp = run_dir / f".{name}.tmp.keras"
         model.save(tmp)

@@ -1,0 +1,86 @@
+"""Tutorial step 0: MNIST arrives in range, in shape, and offline."""
+
+import gzip
+import pickle
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from gan_tutorials import data
+
+from conftest import TINY_SIZES
+
+
+def test_scale_images_endpoints():
+    out = data.scale_images(np.array([0, 255, 51], np.uint8)).numpy()
+    np.testing.assert_allclose(out, [-1.0, 1.0, 2 * 51 / 255 - 1], atol=1e-6)
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_pipeline_from_mock_tfds(conditional, tiny_data_dir):
+    # mock_data needs real metadata for batch_size=-1 (without it tfds aborts
+    # the process); the tiny prepared dataset provides it.
+    with tfds.testing.mock_data(num_examples=300, policy=tfds.testing.MockPolicy.USE_FILES,
+                                data_dir=str(tiny_data_dir)):
+        (train, _) = data.load_mnist()
+    images, labels = train
+    ds = data.make_dataset(images, labels, batch_size=128, conditional=conditional)
+    batches = list(ds)
+    assert len(batches) == 2  # 300 // 128, remainder dropped as in the tutorial
+    x, y = batches[0] if conditional else (batches[0], None)
+    assert x.shape == (128, 28, 28, 1) and x.dtype == tf.float32
+    assert float(tf.reduce_min(x)) >= -1.0 and float(tf.reduce_max(x)) <= 1.0
+    if conditional:
+        assert y.shape == (128, 10)
+        np.testing.assert_array_equal(tf.reduce_sum(y, axis=1), np.ones(128))
+
+
+def test_offline_file_is_the_real_mnist(real_mnist):
+    (x_train, y_train), (x_test, y_test) = real_mnist["train"], real_mnist["test"]
+    assert x_train.shape == (60000, 28, 28, 1) and x_train.dtype == np.uint8
+    assert x_test.shape == (10000, 28, 28, 1)
+    assert list(np.bincount(y_train)) == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert x_train.max() == 255 and x_train.min() == 0
+
+
+def test_prepare_offline_then_plain_tfds_load(tiny_pickle, tmp_path, real_mnist):
+    source, sha = tiny_pickle
+    assert data.ensure_mnist(tmp_path, source, sha, TINY_SIZES) == "offline"
+    assert data.ensure_mnist(tmp_path, source, sha, TINY_SIZES) == "prepared"
+    # A plain tfds.load, as in a user's notebook, now reads it with no network.
+    train, test = tfds.load("mnist", split=["train", "test"], batch_size=-1,
+                            as_supervised=True, data_dir=str(tmp_path))
+    assert train[0].shape == (400, 28, 28, 1) and test[0].shape == (100, 28, 28, 1)
+    # The same (image, label) pairs as the source; tfds orders them by key hash.
+    pairs = lambda x, y: sorted(zip(np.asarray(y).tolist(), (i.tobytes() for i in np.asarray(x))))
+    assert pairs(*train) == pairs(*[a[:400] for a in real_mnist["train"]])
+    assert pairs(*test) == pairs(*[a[:100] for a in real_mnist["test"]])
+
+
+def test_wrong_hash_is_refused_before_unpickling(tmp_path):
+    marker = tmp_path / "code_ran"
+
+    class Payload:  # unpickling this would create the marker file
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    evil = tmp_path / "mnist.pkl.gz"
+    with gzip.open(evil, "wb") as f:
+        pickle.dump(Payload(), f)
+    with pytest.raises(data.MnistDataError) as err:
+        data.read_offline_arrays(evil)
+    message = str(err.value)
+    assert str(evil) in message and data.OFFLINE_SHA256 in message
+    assert data.sha256_of(evil) in message
+    assert not marker.exists()
+
+
+def test_offline_copy_is_used_before_any_download(tiny_pickle, tmp_path):
+    """With the offline file present, preparing never waits on the network."""
+    source, sha = tiny_pickle
+    start = time.perf_counter()
+    assert data.ensure_mnist(tmp_path / "fresh", source, sha, TINY_SIZES) == "offline"
+    assert time.perf_counter() - start < 60  # a doomed download retries ~200 s here

@@ -1,0 +1,78 @@
+"""Tutorial steps 2 and 3: a tiny run writes the whole run folder and resumes."""
+
+import subprocess
+import sys
+
+import imageio.v3 as iio
+import keras
+import numpy as np
+import pytest
+
+from gan_tutorials import runs
+from gan_tutorials.config import Config
+from gan_tutorials.train import RunError, train
+
+TINY = dict(epochs=2, batch_size=32, steps_per_epoch=3)
+
+
+@pytest.mark.parametrize("kind", ["gan", "cgan"])
+def test_smoke_run_writes_every_file(kind, tiny_arrays, tmp_path):
+    out = tmp_path / kind
+    history = train(Config(model=kind, out=str(out), quiet=True, **TINY), arrays=tiny_arrays)
+    assert [r["epoch"] for r in history] == [1, 2]
+    assert runs.read_history(out / "history.csv") == history
+    assert all(r["steps"] == 3 and r["d_loss"] > 0 and r["g_loss"] > 0 for r in history)
+    assert runs.read_json(out / "config.json")["config"]["model"] == kind
+    frames = [iio.imread(runs.sample_path(out, e)) for e in range(3)]
+    assert not np.array_equal(frames[0], frames[2])  # training changed the preview
+    assert iio.imread(out / "progress.gif").shape[0] >= 3  # frames, last one held
+    generator = keras.models.load_model(out / "generator.keras")
+    discriminator = keras.models.load_model(out / "discriminator.keras")
+    noise = np.zeros((2, 100), "float32")
+    inputs = noise if kind == "gan" else [noise, np.eye(10, dtype="float32")[:2]]
+    images = generator(inputs)
+    images = images[0] if kind == "cgan" else images
+    assert images.shape == (2, 28, 28, 1)
+    assert discriminator.count_params() in (1_460_225, 1_494_273)
+    assert (out / "losses.png").stat().st_size > 0
+
+
+def test_resume_continues_instead_of_restarting(tiny_arrays, tmp_path):
+    out = str(tmp_path / "run")
+    first = train(Config(model="cgan", out=out, quiet=True, **TINY), arrays=tiny_arrays)
+    epoch, saved = runs.load_checkpoint(tmp_path / "run" / "checkpoint.npz")
+    assert epoch == 2 and int(saved["d_optimizer"][0]) == 6  # Adam's step counter: 2 x 3
+    more = dict(TINY, epochs=4)
+    history = train(Config(model="cgan", out=out, quiet=True, resume=True, **more),
+                    arrays=tiny_arrays)
+    assert [r["epoch"] for r in history] == [1, 2, 3, 4]
+    assert history[:2] == first  # the first epochs' rows are kept, not redone
+    epoch, saved = runs.load_checkpoint(tmp_path / "run" / "checkpoint.npz")
+    assert epoch == 4 and int(saved["d_optimizer"][0]) == 12  # the counter carried on
+    assert int(saved["g_optimizer"][0]) == 12
+    assert runs.sample_path(out, 4).exists()
+
+
+def test_existing_run_needs_resume_or_overwrite(tiny_arrays, tmp_path):
+    out = str(tmp_path / "run")
+    train(Config(out=out, quiet=True, **dict(TINY, epochs=1)), arrays=tiny_arrays)
+    with pytest.raises(RunError, match="--resume .* --overwrite"):
+        train(Config(out=out, quiet=True, **TINY), arrays=tiny_arrays)
+    history = train(Config(out=out, quiet=True, overwrite=True, **TINY), arrays=tiny_arrays)
+    assert len(history) == 2
+    with pytest.raises(RunError, match="'gan' run"):
+        train(Config(model="cgan", out=out, resume=True, quiet=True, **TINY), arrays=tiny_arrays)
+
+
+def test_cli_trains_from_a_prepared_tfds_dir(tiny_data_dir, tmp_path):
+    out = tmp_path / "cli"
+    result = subprocess.run(
+        [sys.executable, "-m", "gan_tutorials.train", "--model", "cgan", "--epochs", "1",
+         "--steps-per-epoch", "2", "--batch-size", "16", "--out", str(out),
+         "--data-dir", str(tiny_data_dir), "--quiet"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "epoch 1/1" in result.stdout
+    saved = runs.read_json(out / "config.json")
+    assert saved["config"]["data_dir"] == str(tiny_data_dir)
+    assert "--model" in saved["argv"]
