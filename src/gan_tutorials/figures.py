@@ -55,10 +55,7 @@ def gif_from_pngs(path, pngs, max_frames=60):
 
 def plot_history(path, history, columns, title, ylabel):
     """Line plot of history columns against epoch, saved as PNG."""
-    import matplotlib
-    matplotlib.use("Agg")  # files only; no display on servers or CI
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     epochs = [row["epoch"] for row in history]
     for column in columns:
@@ -69,6 +66,66 @@ def plot_history(path, history, columns, title, ylabel):
     ax.set(xlabel="epoch", ylabel=ylabel, title=title)
     ax.legend()
     ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_confusion(path, confusion, title):
+    """Confusion matrix (rows: asked-for class, columns: judged class) as PNG."""
+    plt = _pyplot()
+    confusion = np.asarray(confusion, dtype=float)
+    rates = confusion / np.maximum(confusion.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for (r, c), v in np.ndenumerate(rates):
+        if v >= 0.005:
+            ax.text(c, r, f"{100 * v:.0f}", ha="center", va="center", fontsize=7,
+                    color="white" if v > 0.5 else "black")
+    ax.set(xticks=range(10), yticks=range(10), xlabel="judged as", ylabel="asked for", title=title)
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_shares(path, shares, title, threshold=0.02):
+    """Bar chart of each class's share of the generated digits, as PNG."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.bar(range(len(shares)), shares, color="tab:blue")
+    ax.axhline(0.1, color="gray", ls="--", lw=1, label="uniform (10%)")
+    ax.axhline(threshold, color="tab:red", ls=":", lw=1, label=f"covered ({threshold:.0%})")
+    ax.set(xticks=range(len(shares)), xlabel="class judged", ylabel="share", title=title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_quality(path, history, score_columns, title):
+    """Quality against epoch: scores in [0, 1] left, Frechet distance right."""
+    plt = _pyplot()
+    rows = [r for r in history if r.get("frechet_distance") not in (None, "")]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    epochs = [r["epoch"] for r in rows]
+    for column in score_columns:
+        left.plot(epochs, [r[column] for r in rows], marker=".", label=column)
+    right.plot(epochs, [r["frechet_distance"] for r in rows], marker=".", color="tab:red")
+    left.set(xlabel="epoch", ylim=(0, 1.02), title="judge's scores")
+    right.set(xlabel="epoch", ylabel="Frechet distance (lower is better)", title="distance to MNIST")
+    left.legend(fontsize=8)
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

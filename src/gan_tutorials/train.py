@@ -160,8 +160,15 @@ def run_epoch(step, batches, epoch, config, steps):
             "seconds": round(time.perf_counter() - start, 3), "steps": steps}
 
 
-def finish(run_dir, generator, discriminator, history):
-    """Write the final models, the progress GIF and the loss curves."""
+def epoch_line(row, epochs):
+    """The one-line summary of an epoch, with any judge scores appended."""
+    extra = "".join(f"  {k} {v:g}" for k, v in row.items() if k not in runs.HISTORY_FIELDS)
+    return (f"epoch {row['epoch']}/{epochs}  d_loss {row['d_loss']:.4f}  "
+            f"g_loss {row['g_loss']:.4f}  {row['seconds']:.1f}s{extra}")
+
+
+def finish(run_dir, generator, discriminator, history, kind):
+    """Write the final models, the progress GIF, the loss and quality curves."""
     discriminator.trainable = True  # the loop leaves D frozen; save it usable
     for model, name in ((generator, "generator"), (discriminator, "discriminator")):
         tmp = run_dir / f".{name}.tmp.keras"
@@ -170,6 +177,11 @@ def finish(run_dir, generator, discriminator, history):
     figures.gif_from_pngs(run_dir / "progress.gif", sorted((run_dir / "samples").glob("epoch_*.png")))
     figures.plot_history(run_dir / "losses.png", history, ["d_loss", "g_loss"],
                          f"{run_dir.name}: mean loss per epoch", "binary cross-entropy")
+    if any(row.get("frechet_distance") not in (None, "") for row in history):
+        from gan_tutorials.evaluate import TRACK_COLUMNS
+        scores = [c for c in TRACK_COLUMNS[kind] if c not in ("frechet_distance", "classes_covered")]
+        figures.plot_quality(run_dir / "quality.png", history, scores,
+                             f"{run_dir.name}: the MNIST judge's verdict per epoch")
 
 
 def train(config=Config(), arrays=None, argv=None, on_epoch=None):
@@ -197,6 +209,9 @@ def train(config=Config(), arrays=None, argv=None, on_epoch=None):
                                      conditional=config.model == "cgan",
                                      seed=config.seed + start).repeat())
     preview = preview_inputs(config)
+    if on_epoch is None and config.eval_every:
+        from gan_tutorials.evaluate import make_tracker  # loads (or trains) the judge
+        on_epoch = make_tracker(config.model, config.eval_every, config.data_dir, config.seed)
     if start == 0:
         save_preview(run_dir, 0, generator, preview)
     for epoch in range(start + 1, config.epochs + 1):
@@ -208,9 +223,8 @@ def train(config=Config(), arrays=None, argv=None, on_epoch=None):
         runs.write_history(run_dir / "history.csv", history)
         runs.save_checkpoint(run_dir / "checkpoint.npz", epoch,
                              checkpoint_groups(generator, discriminator, gan))
-        print(f"epoch {epoch}/{config.epochs}  d_loss {row['d_loss']:.4f}  "
-              f"g_loss {row['g_loss']:.4f}  {row['seconds']:.1f}s", flush=True)
-    finish(run_dir, generator, discriminator, history)
+        print(epoch_line(row, config.epochs), flush=True)
+    finish(run_dir, generator, discriminator, history, config.model)
     return history
 
 

@@ -1,0 +1,174 @@
+"""Beyond the tutorial: how fast is one training step, against this machine's limit?
+
+    python -m gan_tutorials.bench [--model gan|cgan|both] [--steps N] [--repeats R] [--json FILE]
+
+Times, in one process, on in-memory random batches and the exact tutorial
+models, three engines (see `steps`):
+  1. tutorial        the tutorial's loop as written (`predict` per batch);
+  2. train_on_batch  the package's default engine;
+  3. fused           both updates in one XLA-compiled function.
+Repeats are interleaved (1, 2, 3, 1, 2, 3, ...) so drift in the machine's
+speed hits all engines alike; the median ms/step of each is reported.
+
+The ceiling is measured, not assumed: the very matmuls one step performs
+(forward, weight-gradient and input-gradient products, counted from the layer
+shapes) are run back to back in one compiled function, and their FLOPs over
+its median time is this machine's float32 matmul rate at these sizes. Each
+engine's share is (FLOPs per step / its time) / that rate.
+"""
+
+import argparse
+import json
+import statistics
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from gan_tutorials.models import create_models
+from gan_tutorials.steps import compile_models, make_step
+
+ENGINE_ORDER = ("tutorial", "train_on_batch", "fused")
+
+
+def dense_shapes(model):
+    """(fan_in, fan_out) of every Dense layer, input to output."""
+    return [tuple(layer.kernel.shape) for layer in model.layers
+            if isinstance(layer, keras.layers.Dense)]
+
+
+def step_matmuls(kind, batch_size=128, noise_dim=100):
+    """Every matmul of one tutorial step as (m, k, n) triples: C(m,n) = A(m,k) B(k,n).
+
+    Sampling: G forward on B. D step: D forward, weight and input gradients on
+    2B (no input gradient for D's first layer: its input is data). G step:
+    G then D forward on B, input gradients through every D layer, weight
+    gradients of G only, input gradients through G but its first layer.
+    """
+    generator, discriminator = create_models(kind, noise_dim)
+    g, d = dense_shapes(generator), dense_shapes(discriminator)
+    fwd = lambda n, shapes: [(n, i, o) for i, o in shapes]
+    d_w = lambda n, shapes: [(i, n, o) for i, o in shapes]
+    d_x = lambda n, shapes: [(n, o, i) for i, o in shapes]
+    b, b2 = batch_size, 2 * batch_size
+    return (fwd(b, g)  # the fakes for D's step
+            + fwd(b2, d) + d_w(b2, d) + d_x(b2, d[1:])  # D step
+            + fwd(b, g) + fwd(b, d) + d_x(b, d) + d_w(b, g) + d_x(b, g[1:]))  # G step
+
+
+def flops_of(matmuls):
+    """Floating-point operations of a list of (m, k, n) matmuls: 2mkn each."""
+    return sum(2 * m * k * n for m, k, n in matmuls)
+
+
+def matmul_rate(matmuls, repeats=30):
+    """Measured GFLOP/s of running these exact matmuls back to back."""
+    rng = np.random.default_rng(0)
+    operands = [(tf.constant(rng.standard_normal((m, k), np.float32)),
+                 tf.constant(rng.standard_normal((k, n), np.float32))) for m, k, n in matmuls]
+
+    @tf.function
+    def run():
+        return [tf.reduce_sum(tf.matmul(a, b)[:1, :1]) for a, b in operands]
+
+    run()  # trace and warm up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        [t.numpy() for t in run()]
+        times.append(time.perf_counter() - start)
+    return flops_of(matmuls) / statistics.median(times) / 1e9
+
+
+def random_batches(kind, batch_size=128, count=8, seed=0):
+    """A few in-memory batches shaped like the tutorial's pipeline output."""
+    rng = np.random.default_rng(seed)
+    batches = []
+    for _ in range(count):
+        images = tf.constant(rng.uniform(-1, 1, (batch_size, 28, 28, 1)).astype(np.float32))
+        labels = tf.one_hot(rng.integers(0, 10, batch_size), 10)
+        batches.append(images if kind == "gan" else (images, labels))
+    return batches
+
+
+def make_engines(kind, engines=ENGINE_ORDER):
+    """One freshly built, compiled model set and step function per engine."""
+    steps = {}
+    for engine in engines:
+        keras.utils.set_random_seed(1234)
+        generator, discriminator = create_models(kind)
+        gan = compile_models(generator, discriminator)
+        steps[engine] = make_step(engine, generator, discriminator, gan,
+                                  label_sampling="uniform")
+    return steps
+
+
+def time_steps(step, batches, n):
+    """Wall-clock ms per step over n steps."""
+    start = time.perf_counter()
+    for i in range(n):
+        step(batches[i % len(batches)])
+    return (time.perf_counter() - start) / n * 1000
+
+
+def bench_model(kind, steps=50, repeats=5, warmup=5):
+    """Median ms/step per engine, ratios, FLOPs and the measured matmul rate."""
+    batches = random_batches(kind)
+    engines = make_engines(kind)
+    for step in engines.values():
+        time_steps(step, batches, warmup)  # tracing, XLA compilation, allocator warm-up
+    samples = {name: [] for name in engines}
+    for _ in range(repeats):
+        for name, step in engines.items():  # interleaved
+            samples[name].append(time_steps(step, batches, steps))
+    matmuls = step_matmuls(kind)
+    rate = matmul_rate(matmuls)
+    flops = flops_of(matmuls)
+    ms = {name: statistics.median(v) for name, v in samples.items()}
+    return {"model": kind, "steps": steps, "repeats": repeats, "gflop_per_step": flops / 1e9,
+            "matmul_gflops": rate, "ms_per_step": ms, "samples_ms": samples,
+            "speedup": {name: ms["tutorial"] / ms[name] for name in ms},
+            "share_of_matmul_rate": {name: flops / (ms[name] / 1000) / 1e9 / rate for name in ms}}
+
+
+def format_table(results):
+    """A plain-text table of bench results, one row per model and engine."""
+    lines = ["| model | engine | ms/step | speed-up vs tutorial | GFLOP/s | share of matmul rate |",
+             "| --- | --- | ---: | ---: | ---: | ---: |"]
+    for r in results:
+        for name in ENGINE_ORDER:
+            gflops = r["gflop_per_step"] / (r["ms_per_step"][name] / 1000)
+            lines.append(f"| {r['model']} | {name} | {r['ms_per_step'][name]:.1f} | "
+                         f"{r['speedup'][name]:.2f}x | {gflops:.0f} | "
+                         f"{100 * r['share_of_matmul_rate'][name]:.0f}% |")
+    notes = [f"{r['model']}: {r['gflop_per_step']:.2f} GFLOP/step, matmul rate at these shapes "
+             f"{r['matmul_gflops']:.0f} GFLOP/s" for r in results]
+    return "\n".join(lines + [""] + notes)
+
+
+def main(argv=None):
+    """CLI: benchmark the engines and print (and optionally save) the table."""
+    parser = argparse.ArgumentParser(prog="python -m gan_tutorials.bench",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--model", choices=("gan", "cgan", "both"), default="both",
+                        help="which tutorial model to time (default: both)")
+    parser.add_argument("--steps", type=int, default=50, help="steps per timed repeat")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved repeats per engine")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps per engine first")
+    parser.add_argument("--json", default=None, help="also write the results to this file")
+    args = parser.parse_args(argv)
+    for name in ("steps", "repeats"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be >= 1")
+    kinds = ("gan", "cgan") if args.model == "both" else (args.model,)
+    results = [bench_model(k, args.steps, args.repeats, args.warmup) for k in kinds]
+    print(format_table(results))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"results": results, "tensorflow": tf.__version__,
+                       "keras": keras.__version__}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
