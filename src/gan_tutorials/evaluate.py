@@ -85,16 +85,26 @@ def load_cached_judge(folder):
         return None
 
 
-def get_judge(data_dir=None, folder=None, verbose=1):
-    """The cached judge, verified; trained (a few minutes) and cached if absent or corrupt."""
+def get_judge(data_dir=None, folder=None, verbose=1, arrays=None):
+    """The cached judge, verified; trained (a few minutes) and cached if absent or corrupt.
+
+    `arrays` = (train_xy, test_xy) trains on those instead of MNIST (tests).
+    """
     folder = Path(folder or cache_dir())
     judge = load_cached_judge(folder)
     if judge is not None:
         return judge
     print(f"training the MNIST judge (cached in {folder}) ...", file=sys.stderr, flush=True)
-    data.ensure_mnist(data_dir)
-    train, test = data.load_mnist(data_dir)
-    judge, accuracy = train_judge(train, test, verbose=verbose)
+    if arrays is None:
+        data.ensure_mnist(data_dir)
+        arrays = data.load_mnist(data_dir)
+    judge, accuracy = train_judge(*arrays, verbose=verbose)
+    save_judge(folder, judge, accuracy)
+    return judge
+
+
+def save_judge(folder, judge, accuracy):
+    """Cache the judge with a sha256 sidecar, both written atomically."""
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / ".judge.tmp.keras"
     judge.save(tmp)
@@ -102,7 +112,6 @@ def get_judge(data_dir=None, folder=None, verbose=1):
     tmp.replace(folder / "judge.keras")
     runs.write_json(folder / "judge.json", {"sha256": sha, "test_accuracy": accuracy,
                                             "epochs": JUDGE_EPOCHS})
-    return judge
 
 
 # --- metrics ---------------------------------------------------------------
@@ -192,9 +201,10 @@ def check_generator(model, need_conditional=None):
                               f"noise (n, k) [+ one-hot (n, 10)] and an image output "
                               f"(n, 28, 28, 1); got inputs {shapes} and output {tuple(out)}")
     if need_conditional is not None and is_conditional(model) != need_conditional:
-        want, got = ("conditional", "unconditional") if need_conditional else ("unconditional", "conditional")
-        raise EvaluationError(f"{model.name!r} is an {got} generator; expected a {want} one "
-                              "(train it with --model " + ("cgan" if need_conditional else "gan") + ")")
+        kinds = {True: ("a conditional", "cgan"), False: ("an unconditional", "gan")}
+        raise EvaluationError(f"{model.name!r} is {kinds[not need_conditional][0]} generator; "
+                              f"expected {kinds[need_conditional][0]} one (a --model "
+                              f"{kinds[need_conditional][1]} run)")
 
 
 def load_generator(path, need_conditional=None):

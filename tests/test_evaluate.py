@@ -1,0 +1,169 @@
+"""The MNIST judge: every metric checked on inputs whose answer is known."""
+
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from gan_tutorials import data, evaluate
+from gan_tutorials.models import create_conditional_discriminator, create_conditional_generator, create_generator
+
+
+# --- pure metrics ------------------------------------------------------------
+
+def test_frechet_distance_known_gaussians():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((40000, 4))
+    assert evaluate.frechet_distance(a, a) == pytest.approx(0, abs=1e-6)
+    shifted = a + np.array([3.0, 0, 0, 0])
+    assert evaluate.frechet_distance(a, shifted) == pytest.approx(9.0, abs=1e-6)
+    wide = 2 * rng.standard_normal((40000, 4))  # N(0, 4I): d * (1 + 4 - 2*2) = d
+    assert evaluate.frechet_distance(a, wide) == pytest.approx(4.0, rel=0.05)
+
+
+def test_class_metrics_known_predictions():
+    uniform = evaluate.class_metrics(np.arange(1000) % 10)
+    assert uniform["entropy"] == pytest.approx(1.0)
+    assert uniform["classes_covered"] == 10
+    collapsed = evaluate.class_metrics(np.ones(500, int))
+    assert collapsed["entropy"] == pytest.approx(0.0)
+    assert collapsed["classes_covered"] == 1 and collapsed["class_shares"][1] == 1.0
+    # 2% is covered, 1% is not: 970 ones, 20 twos, 10 threes.
+    mixed = evaluate.class_metrics(np.array([1] * 970 + [2] * 20 + [3] * 10))
+    assert mixed["classes_covered"] == 2
+    labels = np.array([0, 0, 0, 0, 9, 9, 9, 9])
+    predicted = np.array([0, 0, 0, 1, 9, 9, 4, 4])
+    scored = evaluate.class_metrics(predicted, labels)
+    assert scored["accuracy"] == pytest.approx(5 / 8)
+    assert scored["per_class_accuracy"][0] == 0.75 and scored["per_class_accuracy"][9] == 0.5
+    assert scored["confusion"][9][4] == 2 and scored["confusion"][0][1] == 1
+
+
+# --- a tiny judge on real digits ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_judge(real_mnist, tmp_path_factory):
+    """A judge trained for 2 epochs on 6,000 real digits (~10 s), cached in tmp."""
+    (x, y), (x_test, y_test) = real_mnist["train"], real_mnist["test"]
+    folder = tmp_path_factory.mktemp("judge")
+    arrays = ((x[:6000], y[:6000]), (x_test[:1000], y_test[:1000]))
+    judge, accuracy = evaluate.train_judge(*arrays, epochs=2, verbose=0)
+    evaluate.save_judge(folder, judge, accuracy)
+    return judge, accuracy, folder
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_judge, real_mnist):
+    x_test, y_test = real_mnist["test"]
+    return evaluate.reference_stats(tiny_judge[0], test_xy=(x_test[:2000], y_test[:2000]))
+
+
+def test_tiny_judge_reads_held_out_digits(tiny_judge):
+    assert tiny_judge[1] >= 0.93  # held-out real digits, after only 6,000 examples
+
+
+def real_digit_bank(real_mnist, digit=None, n=500):
+    """(n, 28, 28, 1) float real test digits in [-1, 1], optionally of one class."""
+    x, y = real_mnist["test"]
+    pick = np.flatnonzero(y == digit)[:n] if digit is not None else np.arange(n)
+    return np.asarray(data.scale_images(x[pick]))
+
+
+def noise_indexed_generator(bank, conditional):
+    """A 'generator' returning bank[argmax(noise[:, :len(bank)])]: real digits, label ignored."""
+    noise = keras.Input((100,), name="noise")
+    inputs = [noise, keras.Input((10,), name="label")] if conditional else noise
+    pick = keras.layers.Lambda(
+        lambda z: keras.ops.take(bank, keras.ops.argmax(z[:, :len(bank)], axis=1), axis=0),
+        output_shape=(28, 28, 1))(noise)
+    return keras.Model(inputs, pick, name="fake_generator")
+
+
+def test_label_ignoring_generator_scores_chance(tiny_judge, reference, real_mnist):
+    generator = noise_indexed_generator(real_digit_bank(real_mnist, n=100), conditional=True)
+    metrics = evaluate.evaluate_generator(generator, tiny_judge[0], per_class=300, seed=1,
+                                          reference=reference)
+    assert metrics["kind"] == "cgan" and metrics["samples"] == 3000
+    assert metrics["accuracy"] == pytest.approx(0.10, abs=0.03)
+    assert metrics["classes_covered"] >= 8  # it draws real, varied digits...
+    assert metrics["confidence"] > 0.8  # ...that the judge reads confidently
+
+
+def test_constant_generator_is_mode_collapse(tiny_judge, reference, real_mnist):
+    generator = noise_indexed_generator(real_digit_bank(real_mnist, digit=1, n=1), False)
+    metrics = evaluate.evaluate_generator(generator, tiny_judge[0], per_class=100,
+                                          reference=reference)
+    assert metrics["kind"] == "gan"
+    assert metrics["classes_covered"] == 1 and metrics["class_shares"][1] == 1.0
+    assert metrics["entropy"] == pytest.approx(0.0, abs=1e-9)
+    assert metrics["frechet_distance"] > 10 * reference["floor"]  # far from MNIST
+
+
+def test_cached_judge_is_verified_and_rebuilt(tiny_judge, tmp_path, real_mnist):
+    _, _, folder = tiny_judge
+    assert evaluate.load_cached_judge(folder) is not None
+    broken = tmp_path / "cache"
+    broken.mkdir()
+    (broken / "judge.keras").write_bytes((folder / "judge.keras").read_bytes()[:-100])
+    (broken / "judge.json").write_bytes((folder / "judge.json").read_bytes())
+    assert evaluate.load_cached_judge(broken) is None  # truncated: fingerprint differs
+    (x, y), test = real_mnist["train"], real_mnist["test"]
+    arrays = ((x[:1000], y[:1000]), (test[0][:200], test[1][:200]))
+    rebuilt = evaluate.get_judge(folder=broken, verbose=0, arrays=arrays)
+    assert rebuilt.name == "mnist_judge"
+    meta = json.loads((broken / "judge.json").read_text())
+    assert meta["sha256"] == data.sha256_of(broken / "judge.keras")
+
+
+def test_wrong_models_are_refused():
+    with pytest.raises(evaluate.EvaluationError, match="discriminator"):
+        evaluate.check_generator(create_conditional_discriminator())
+    with pytest.raises(evaluate.EvaluationError, match="is an unconditional generator; expected a conditional"):
+        evaluate.check_generator(create_generator(), need_conditional=True)
+    with pytest.raises(evaluate.EvaluationError, match="is a conditional generator; expected an unconditional"):
+        evaluate.check_generator(create_conditional_generator(), need_conditional=False)
+
+
+# --- the real judge (trains once, ~1 min, then cached) ------------------------
+
+@pytest.fixture(scope="module")
+def real_judge():
+    return evaluate.get_judge(verbose=0)
+
+
+@pytest.mark.slow
+def test_real_digits_score_as_real(real_judge, real_mnist):
+    x_test, y_test = real_mnist["test"]
+    reference = evaluate.reference_stats(real_judge, test_xy=(x_test, y_test))
+    metrics = evaluate.score_images(real_judge, np.asarray(data.scale_images(x_test)), y_test)
+    assert metrics["accuracy"] >= 0.99
+    assert metrics["min_class_accuracy"] >= 0.97
+    assert metrics["entropy"] > 0.99  # MNIST's classes are nearly balanced
+    # Real digits the test set has never held (5,000 training digits) sit at the floor.
+    x_train, y_train = real_mnist["train"]
+    images = np.asarray(data.scale_images(x_train[-5000:]))
+    metrics = evaluate.score_images(real_judge, images, y_train[-5000:], reference["features"])
+    assert metrics["frechet_distance"] <= 2 * reference["floor"]
+
+
+@pytest.mark.slow
+def test_cli_writes_metrics_and_figures(real_judge, tiny_arrays, tmp_path):
+    from gan_tutorials.config import Config
+    from gan_tutorials.train import train
+    out = tmp_path / "run"
+    train(Config(model="cgan", epochs=1, batch_size=32, steps_per_epoch=2, out=str(out),
+                 quiet=True), arrays=tiny_arrays)
+    result = subprocess.run([sys.executable, "-m", "gan_tutorials.evaluate", str(out),
+                             "--per-class", "50"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["samples"] == 500 and len(metrics["per_class_accuracy"]) == 10
+    assert 0 <= metrics["accuracy"] <= 1 and metrics["frechet_distance"] > metrics["frechet_floor"]
+    assert {p.name for p in (out / "eval").iterdir()} >= {"samples.png", "confusion.png",
+                                                          "class_shares.png"}
+    bad = subprocess.run([sys.executable, "-m", "gan_tutorials.evaluate", "--generator",
+                          str(out / "discriminator.keras")], capture_output=True, text=True)
+    assert bad.returncode == 2 and "discriminator" in bad.stderr.strip().splitlines()[-1]
