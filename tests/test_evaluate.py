@@ -142,11 +142,15 @@ def test_real_digits_score_as_real(real_judge, real_mnist):
     assert metrics["accuracy"] >= 0.99
     assert metrics["min_class_accuracy"] >= 0.97
     assert metrics["entropy"] > 0.99  # MNIST's classes are nearly balanced
-    # Real digits the test set has never held (5,000 training digits) sit at the floor.
+    # Real digits through the whole path sit at the floor: 5,000 test digits
+    # (any order), and 5,000 training digits the reference has never held.
     x_train, y_train = real_mnist["train"]
-    images = np.asarray(data.scale_images(x_train[-5000:]))
-    metrics = evaluate.score_images(real_judge, images, y_train[-5000:], reference["features"])
-    assert metrics["frechet_distance"] <= 2 * reference["floor"]
+    pick = np.random.default_rng(1).permutation(10000)[:5000]
+    for x, y in ((x_test[pick], y_test[pick]), (x_train[-5000:], y_train[-5000:])):
+        metrics = evaluate.score_images(real_judge, np.asarray(data.scale_images(x)), y,
+                                        reference["features"])
+        assert metrics["accuracy"] >= 0.99
+        assert metrics["frechet_distance"] <= 3 * reference["floor"]
 
 
 @pytest.mark.slow

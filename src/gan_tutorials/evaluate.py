@@ -176,8 +176,12 @@ def reference_stats(judge, data_dir=None, test_xy=None):
         _, test_xy = data.load_mnist(data_dir)
     images = np.asarray(data.scale_images(test_xy[0]))  # (10000, 28, 28, 1)
     _, features = judge_outputs(judge, images)
+    # Random halves: MNIST's stored order is not random (its two halves come
+    # from different writers), and tfds reorders it, so split by a fixed draw.
+    order = np.random.default_rng(0).permutation(len(features))
     half = len(features) // 2
-    return {"features": features, "floor": frechet_distance(features[:half], features[half:])}
+    floor = frechet_distance(features[order[:half]], features[order[half:]])
+    return {"features": features, "floor": floor}
 
 
 # --- generators --------------------------------------------------------------
