@@ -13,6 +13,10 @@ Engines (each a factory returning `step(batch) -> (d_loss, g_loss)`):
   * train_on_batch_step: the same loop without `predict`; its sampling is one
                         compiled function, the updates are `train_on_batch`.
   * fused_step:         both updates inside one XLA-compiled function.
+
+All random numbers of a step come from `draw`, from a seeded, checkpointable
+`tf.random.Generator` (or, for the tutorial's loop, tf's global ops), so two
+engines given the same draws do exactly the same math.
 """
 
 import keras
@@ -34,15 +38,33 @@ def compile_models(generator, discriminator, learning_rate=1e-4, beta_1=0.5):
     return gan
 
 
-def soft_labels(n, low, high):
-    """(n, 1) targets drawn from U(low, high): the tutorial's label smoothing."""
-    return tf.random.uniform([n, 1], low, high)
+def draw(n, noise_dim, conditional, label_sampling="uniform", rng=None):
+    """Every random number one step uses: noise, fake labels, soft targets.
+
+    Soft targets: real ~ U(0.9, 1), fake ~ U(0, 0.1), G's ~ U(0.9, 1). The
+    dense GAN draws fresh noise for G's step; the conditional GAN reuses the
+    D step's noise and labels, as the tutorial's conditional loop does.
+    """
+    normal = rng.normal if rng is not None else tf.random.normal
+    uniform = rng.uniform if rng is not None else tf.random.uniform
+    noise = normal([n, noise_dim])  # (n, 100)
+    draws = {"noise": noise,
+             "d_targets": tf.concat([uniform([n, 1], 0.9, 1.0), uniform([n, 1], 0.0, 0.1)], 0),
+             "g_targets": uniform([n, 1], 0.9, 1.0)}
+    if conditional:
+        # "notebook" keeps the tutorial's maxval=9 (exclusive): 9 is never drawn.
+        maxval = NUM_CLASSES if label_sampling == "uniform" else NUM_CLASSES - 1
+        draws["labels"] = tf.one_hot(uniform([n], 0, maxval, dtype=tf.int32), NUM_CLASSES)
+        draws["g_noise"] = noise
+    else:
+        draws["g_noise"] = normal([n, noise_dim])
+    return draws
 
 
-def sample_labels(n, label_sampling="uniform"):
-    """(n, 10) one-hot random classes; "notebook" keeps the tutorial's maxval=9."""
-    maxval = NUM_CLASSES if label_sampling == "uniform" else NUM_CLASSES - 1
-    return tf.one_hot(tf.random.uniform([n], 0, maxval, dtype=tf.int32), NUM_CLASSES)
+def draw_for(batch, noise_dim, label_sampling="uniform", rng=None):
+    """The draws for one batch (its size and kind decide their shapes)."""
+    real, real_labels = split_batch(batch)
+    return draw(tf.shape(real)[0], noise_dim, real_labels is not None, label_sampling, rng)
 
 
 def split_batch(batch):
@@ -50,39 +72,31 @@ def split_batch(batch):
     return batch if isinstance(batch, (tuple, list)) else (batch, None)
 
 
-def generator_inputs(n, noise_dim, conditional, label_sampling):
-    """Inputs for G: noise, or [noise, one-hot labels]; noise ~ N(0, 1)."""
-    noise = tf.random.normal([n, noise_dim])  # (n, 100)
-    if not conditional:
-        return noise
-    return [noise, sample_labels(n, label_sampling)]
+def with_labels(x, labels):
+    """A model input: x alone, or [x, labels] for the conditional models."""
+    return x if labels is None else [x, labels]
 
 
-def discriminator_batch(real, real_labels, fake, fake_labels):
-    """D's inputs and soft targets: real images first, then the fakes."""
-    n = tf.shape(real)[0]
+def discriminator_inputs(real, real_labels, fake, fake_labels):
+    """D's batch: real images first, then the fakes (with their labels)."""
     images = tf.concat([real, fake], axis=0)  # (2n, 28, 28, 1)
-    targets = tf.concat([soft_labels(n, 0.9, 1.0), soft_labels(n, 0.0, 0.1)], axis=0)
     if real_labels is None:
-        return images, targets
-    return [images, tf.concat([real_labels, fake_labels], axis=0)], targets
+        return images
+    return [images, tf.concat([real_labels, fake_labels], axis=0)]  # + (2n, 10)
 
 
-def plan_batch(generator, batch, noise_dim, label_sampling="uniform", make_fake=None):
-    """Draw everything one step needs: (d_x, d_y, g_x, g_y).
+def plan_batch(generator, batch, draws, make_fake=None):
+    """(d_x, d_y, g_x, g_y) for the two train_on_batch calls of one step.
 
     `make_fake(g_in)` lets the tutorial's loop use `generator.predict`; by
     default G is called directly (training=False: no update, no dropout).
     """
     real, real_labels = split_batch(batch)
-    n, conditional = tf.shape(real)[0], real_labels is not None
-    g_in = generator_inputs(n, noise_dim, conditional, label_sampling)
-    make_fake = make_fake or (lambda g: _first(generator(g, training=False)))
-    fake = make_fake(g_in)  # (n, 28, 28, 1)
-    d_x, d_y = discriminator_batch(real, real_labels, fake, g_in[1] if conditional else None)
-    if not conditional:  # the dense GAN draws fresh noise for the G step
-        g_in = generator_inputs(n, noise_dim, False, label_sampling)
-    return d_x, d_y, g_in, soft_labels(n, 0.9, 1.0)
+    labels = draws.get("labels")
+    make_fake = make_fake or (lambda g_in: _first(generator(g_in, training=False)))
+    fake = make_fake(with_labels(draws["noise"], labels))  # (n, 28, 28, 1)
+    d_x = discriminator_inputs(real, real_labels, fake, labels)
+    return d_x, draws["d_targets"], with_labels(draws["g_noise"], labels), draws["g_targets"]
 
 
 def _first(outputs):
@@ -115,21 +129,24 @@ def train_pair(discriminator, gan, d_x, d_y, g_x, g_y):
     return d_loss, train_generator(discriminator, gan, g_x, g_y)
 
 
-def tutorial_step(generator, discriminator, gan, noise_dim=100, label_sampling="uniform"):
+def tutorial_step(generator, discriminator, gan, noise_dim=100, label_sampling="uniform",
+                  rng=None):
     """The tutorial's loop body as written: `generator.predict` every batch."""
     predict = lambda g_in: _first(generator.predict(g_in, verbose=0))
 
     def step(batch):
-        return train_pair(discriminator, gan, *plan_batch(
-            generator, batch, noise_dim, label_sampling, make_fake=predict))
+        draws = draw_for(batch, noise_dim, label_sampling, rng)
+        return train_pair(discriminator, gan, *plan_batch(generator, batch, draws, predict))
     return step
 
 
-def train_on_batch_step(generator, discriminator, gan, noise_dim=100, label_sampling="uniform"):
+def train_on_batch_step(generator, discriminator, gan, noise_dim=100, label_sampling="uniform",
+                        rng=None):
     """The package's default engine: compiled sampling, then train_on_batch x2."""
     # One traced graph draws noise, labels and fakes: no predict() machinery,
     # no eager op-by-op dispatch. Batches have a fixed shape, so it traces once.
-    plan = tf.function(lambda batch: plan_batch(generator, batch, noise_dim, label_sampling))
+    plan = tf.function(lambda batch: plan_batch(
+        generator, batch, draw_for(batch, noise_dim, label_sampling, rng)))
 
     def step(batch):
         return train_pair(discriminator, gan, *plan(batch))
@@ -137,33 +154,51 @@ def train_on_batch_step(generator, discriminator, gan, noise_dim=100, label_samp
     return step
 
 
-def fused_step(generator, discriminator, gan, noise_dim=100, label_sampling="uniform",
-               jit_compile=True):
-    """Both updates in one compiled function, using the compiled models' optimizers."""
+def fused_update(generator, discriminator, gan):
+    """`update(batch, draws) -> (d_loss, g_loss)`: both halves, in one function.
+
+    For the conditional GAN, G's step reuses the D step's noise and labels and
+    G has not changed in between, so the fakes are computed once, under the
+    G tape, and fed to D's step too; the dense GAN's G step needs fresh noise.
+    """
     bce = keras.losses.BinaryCrossentropy()  # what compile(loss="binary_crossentropy") uses
     discriminator.trainable = True  # read the variable lists once, in build order
     d_vars, g_vars = discriminator.trainable_variables, generator.trainable_variables
     d_opt, g_opt = discriminator.optimizer, gan.optimizer
 
-    def update(d_x, d_y, g_x, g_y):
-        with tf.GradientTape() as tape:
-            d_loss = bce(d_y, discriminator(d_x, training=True))
-        d_opt.apply(tape.gradient(d_loss, d_vars), d_vars)
-        # G's step runs after D's update and differentiates G's variables
-        # only, so D is frozen here without touching `trainable`.
-        with tf.GradientTape() as tape:
-            g_loss = bce(g_y, gan(g_x, training=True))
-        g_opt.apply(tape.gradient(g_loss, g_vars), g_vars)
+    def update(batch, draws):
+        real, real_labels = split_batch(batch)
+        labels = draws.get("labels")
+        with tf.GradientTape() as g_tape:
+            fake = _first(generator(with_labels(draws["noise"], labels), training=True))
+            with g_tape.stop_recording():  # D's step is no part of G's gradient
+                d_x = discriminator_inputs(real, real_labels, fake, labels)
+                with tf.GradientTape() as d_tape:
+                    d_loss = bce(draws["d_targets"], discriminator(d_x, training=True))
+                d_opt.apply(d_tape.gradient(d_loss, d_vars), d_vars)
+            if labels is None:
+                fake = generator(draws["g_noise"], training=True)
+            # Only G's variables get gradients: D is frozen without `trainable`.
+            verdict = discriminator(with_labels(fake, labels), training=True)
+            g_loss = bce(draws["g_targets"], verdict)
+        g_opt.apply(g_tape.gradient(g_loss, g_vars), g_vars)
         return d_loss, g_loss
+    return update
+
+
+def fused_step(generator, discriminator, gan, noise_dim=100, label_sampling="uniform",
+               rng=None, jit_compile=True):
+    """Both updates in one XLA-compiled function, with the compiled models' optimizers."""
+    update = fused_update(generator, discriminator, gan)
 
     @tf.function(jit_compile=jit_compile)
     def fused(batch):
-        return update(*plan_batch(generator, batch, noise_dim, label_sampling))
+        return update(batch, draw_for(batch, noise_dim, label_sampling, rng))
 
     def step(batch):
         d_loss, g_loss = fused(batch)
         return float(d_loss), float(g_loss)
-    step.plan, step.update = fused, update  # exposed for tests
+    step.plan = fused  # exposed so tests can count traces
     return step
 
 
@@ -171,6 +206,7 @@ ENGINES = {"tutorial": tutorial_step, "train_on_batch": train_on_batch_step,
            "fused": fused_step}
 
 
-def make_step(engine, generator, discriminator, gan, noise_dim=100, label_sampling="uniform"):
+def make_step(engine, generator, discriminator, gan, noise_dim=100, label_sampling="uniform",
+              rng=None):
     """The step function of the named engine."""
-    return ENGINES[engine](generator, discriminator, gan, noise_dim, label_sampling)
+    return ENGINES[engine](generator, discriminator, gan, noise_dim, label_sampling, rng)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 from tqdm import tqdm
 
 from gan_tutorials import data, figures, runs
@@ -118,17 +119,17 @@ def save_preview(run_dir, epoch, generator, inputs):
                      figures.tile(np.asarray(images), PREVIEW_ROWS, PREVIEW_COLS))
 
 
-def checkpoint_groups(generator, discriminator, gan):
-    """Every variable a resume needs, grouped: weights and Adam slots."""
+def checkpoint_groups(generator, discriminator, gan, rng):
+    """Every variable a resume needs, grouped: weights, Adam slots, the step RNG."""
     return {"generator": generator.weights, "discriminator": discriminator.weights,
             "d_optimizer": discriminator.optimizer.variables,
-            "g_optimizer": gan.optimizer.variables}
+            "g_optimizer": gan.optimizer.variables, "rng": [rng.state]}
 
 
-def restore(run_dir, generator, discriminator, gan):
-    """Load the checkpoint into the models; return its epoch."""
+def restore(run_dir, groups):
+    """Load the checkpoint into the checkpoint groups' variables; return its epoch."""
     epoch, saved = runs.load_checkpoint(run_dir / "checkpoint.npz")
-    for group, variables in checkpoint_groups(generator, discriminator, gan).items():
+    for group, variables in groups.items():
         arrays = saved.get(group, [])
         shapes = [tuple(v.shape) for v in variables]
         if [a.shape for a in arrays] != shapes:
@@ -197,13 +198,15 @@ def train(config=Config(), arrays=None, argv=None, on_epoch=None):
         raise RunError(f"--batch-size {config.batch_size} is larger than the "
                        f"{len(images)} training images")
     prepare_run_dir(run_dir, config, argv or [])
+    keras.utils.set_random_seed(config.seed)  # the tutorial's seed: initial weights
     generator, discriminator = create_models(config.model, config.noise_dim)
     gan = compile_models(generator, discriminator, config.learning_rate, config.beta_1)
-    start = restore(run_dir, generator, discriminator, gan) if config.resume else 0
+    rng = tf.random.Generator.from_seed(config.seed)  # every draw of every step
+    groups = checkpoint_groups(generator, discriminator, gan, rng)
+    start = restore(run_dir, groups) if config.resume else 0
     history = [r for r in runs.read_history(run_dir / "history.csv") if r["epoch"] <= start]
-    keras.utils.set_random_seed(config.seed + start)  # a resume does not replay epoch 1's draws
     step = make_step(config.engine, generator, discriminator, gan, config.noise_dim,
-                     config.label_sampling)
+                     config.label_sampling, rng)
     steps = config.steps_per_epoch or len(images) // config.batch_size
     batches = iter(data.make_dataset(images, labels, config.batch_size,
                                      conditional=config.model == "cgan",
@@ -221,8 +224,7 @@ def train(config=Config(), arrays=None, argv=None, on_epoch=None):
             row.update(on_epoch(epoch, generator, row) or {})
         history.append(row)
         runs.write_history(run_dir / "history.csv", history)
-        runs.save_checkpoint(run_dir / "checkpoint.npz", epoch,
-                             checkpoint_groups(generator, discriminator, gan))
+        runs.save_checkpoint(run_dir / "checkpoint.npz", epoch, groups)
         print(epoch_line(row, config.epochs), flush=True)
     finish(run_dir, generator, discriminator, history, config.model)
     return history
