@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import importlib.metadata
 import pickle
+import shutil
 import sys
 from pathlib import Path
 
@@ -97,13 +98,27 @@ class OfflineMNIST(MNIST, skip_registration=True):
             yield index, {"image": image, "label": int(label)}
 
 
-def is_prepared(data_dir=None, sizes=SPLIT_SIZES):
-    """True when data_dir holds a complete, readable TFDS mnist."""
+def check_prepared(data_dir=None, sizes=None):
+    """None when data_dir holds an intact TFDS mnist, else what is wrong.
+
+    Each split's tfrecord files must add up to the byte count tfds recorded
+    (payload + 16 framing bytes per record), which catches a truncated or
+    half-copied folder cheaply. `sizes` ({"train": n, ...}) also pins counts.
+    """
     builder = tfds.builder("mnist", data_dir=data_dir)
     if not builder.is_prepared():
-        return False
-    splits = builder.info.splits
-    return all(name in splits and splits[name].num_examples == n for name, n in sizes.items())
+        return "missing"
+    folder, splits = Path(builder.data_dir), builder.info.splits
+    for name in SPLIT_SIZES:
+        if name not in splits:
+            return f"split {name!r} is missing"
+        n = splits[name].num_examples
+        if sizes is not None and n != sizes[name]:
+            return f"split {name!r} holds {n} examples, not {sizes[name]}"
+        files = sorted(folder.glob(f"mnist-{name}.tfrecord-*"))
+        if not files or sum(f.stat().st_size for f in files) != splits[name].num_bytes + 16 * n:
+            return f"{name} records in {folder} are truncated or missing"
+    return None
 
 
 def prepare_offline(data_dir=None, source=None, sha256=OFFLINE_SHA256):
@@ -117,15 +132,21 @@ def prepare_offline(data_dir=None, source=None, sha256=OFFLINE_SHA256):
     return builder
 
 
-def ensure_mnist(data_dir=None, source=None, sha256=OFFLINE_SHA256, sizes=SPLIT_SIZES):
+def ensure_mnist(data_dir=None, source=None, sha256=OFFLINE_SHA256, sizes=None):
     """Make tfds.load("mnist") work: offline copy first, download only without it.
 
     Returns how: "prepared" (already there), "offline" or "download". The
     download is tried last because on a closed network it retries for minutes
     before failing; with the offline copy installed it is never attempted.
+    A corrupt prepared folder is removed and prepared again.
     """
-    if is_prepared(data_dir, sizes):
+    problem = check_prepared(data_dir, sizes)
+    if problem is None:
         return "prepared"
+    if problem != "missing":
+        folder = tfds.builder("mnist", data_dir=data_dir).data_dir
+        print(f"prepared mnist is corrupt ({problem}); preparing it again", file=sys.stderr)
+        shutil.rmtree(folder)
     source = source or offline_file()
     if source is not None:
         prepare_offline(data_dir, source, sha256)

@@ -140,6 +140,21 @@ def restore(run_dir, groups):
     return epoch
 
 
+def diverged(epoch, what):
+    """The Diverged error for an epoch, saying which checkpoint survives."""
+    kept = f"the checkpoint of epoch {epoch - 1} is kept" if epoch > 1 else "no epoch completed"
+    return Diverged(f"training diverged in epoch {epoch} ({what}); {kept}. "
+                    "Try a lower --learning-rate")
+
+
+def first_nonfinite(groups):
+    """Name of the first checkpoint group holding NaN or inf, or None."""
+    for group, variables in groups.items():
+        if not all(np.isfinite(np.asarray(v)).all() for v in variables):
+            return group
+    return None
+
+
 def run_epoch(step, batches, epoch, config, steps):
     """Train one epoch; return its history row. Raises Diverged on NaN/inf."""
     bar = tqdm(total=steps, desc=f"epoch {epoch}/{config.epochs}", leave=False,
@@ -149,9 +164,7 @@ def run_epoch(step, batches, epoch, config, steps):
     for i in range(1, steps + 1):
         d_loss, g_loss = step(next(batches))
         if not (np.isfinite(d_loss) and np.isfinite(g_loss)):
-            raise Diverged(f"loss became non-finite at epoch {epoch}, step {i} "
-                           f"(d_loss={d_loss}, g_loss={g_loss}); the checkpoint of epoch "
-                           f"{epoch - 1} is kept")
+            raise diverged(epoch, f"step {i}: d_loss={d_loss:.4g}, g_loss={g_loss:.4g}")
         d_sum, g_sum = d_sum + d_loss, g_sum + g_loss
         bar.update()
         if i % 10 == 0:
@@ -222,6 +235,9 @@ def train(config=Config(), arrays=None, argv=None, on_epoch=None):
         save_preview(run_dir, epoch, generator, preview)
         if on_epoch is not None:
             row.update(on_epoch(epoch, generator, row) or {})
+        bad = first_nonfinite(groups)  # losses can stay finite while Adam's slots overflow
+        if bad is not None:
+            raise diverged(epoch, f"non-finite values in {bad}")
         history.append(row)
         runs.write_history(run_dir / "history.csv", history)
         runs.save_checkpoint(run_dir / "checkpoint.npz", epoch, groups)

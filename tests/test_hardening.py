@@ -1,0 +1,189 @@
+"""Bad input ends in a clear message; an interrupted run loses nothing."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from gan_tutorials import data, runs, train as train_module
+from gan_tutorials.config import Config
+from gan_tutorials.train import Diverged, RunError, train
+
+TINY = dict(batch_size=32, steps_per_epoch=3, quiet=True)
+
+
+# --- bad CLI values: argparse-style one line, exit 2, no folder ---------------
+
+@pytest.mark.parametrize("flags,complaint", [
+    (["--epochs", "0"], "must be >= 1"),
+    (["--epochs", "-3"], "must be >= 1"),
+    (["--batch-size", "0"], "must be >= 1"),
+    (["--seed", "abc"], "expected a int"),
+    (["--model", "dcgan"], "invalid choice"),
+    (["--engine", "turbo"], "invalid choice"),
+    (["--steps-per-epoch", "0"], "must be >= 1"),
+    (["--label-sampling", "maxval"], "invalid choice"),
+    (["--learning-rate", "fast"], "expected a float"),
+])
+def test_bad_flag_values(flags, complaint, tmp_path, capsys):
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as exit_info:
+        train_module.main(flags + ["--out", str(out)])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("usage:") is False and "error:" in error and complaint in error
+    assert not out.exists()
+
+
+def test_batch_larger_than_dataset(tiny_data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    with pytest.raises(SystemExit) as exit_info:
+        train_module.main(["--batch-size", "100000", "--out", str(out),
+                           "--data-dir", str(tiny_data_dir)])
+    assert exit_info.value.code == 2
+    assert "larger than the 400 training images" in capsys.readouterr().err
+    assert not out.exists()
+
+
+# --- existing folders ----------------------------------------------------------
+
+def test_resume_needs_a_run_of_the_same_kind(tiny_arrays, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(RunError, match="holds no run"):
+        train(Config(out=str(empty), resume=True, **TINY), arrays=tiny_arrays)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("not a run")
+    with pytest.raises(RunError, match="holds no run"):
+        train(Config(out=str(foreign), resume=True, **TINY), arrays=tiny_arrays)
+    out = tmp_path / "run"
+    train(Config(model="gan", out=str(out), epochs=1, **TINY), arrays=tiny_arrays)
+    with pytest.raises(RunError, match="settings differ.*--batch-size 32"):
+        train(Config(out=str(out), resume=True, epochs=2, batch_size=16, steps_per_epoch=3,
+                     quiet=True), arrays=tiny_arrays)
+    with pytest.raises(RunError, match="contradict"):
+        train(Config(out=str(out), resume=True, overwrite=True, **TINY), arrays=tiny_arrays)
+
+
+def test_unwritable_output_is_refused_before_training(tiny_arrays, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")  # a file where a folder should go: mkdir fails even as root
+    with pytest.raises(RunError, match="cannot write"):
+        train(Config(out=str(blocker / "run"), epochs=1, **TINY), arrays=tiny_arrays)
+
+
+# --- numerical failure ---------------------------------------------------------
+
+def test_divergence_stops_with_epoch_and_step(tiny_arrays, tmp_path):
+    out = tmp_path / "run"
+    config = Config(out=str(out), epochs=3, learning_rate=1e6, **TINY)  # Adam at 1e6 blows up
+    with pytest.raises(Diverged, match=r"diverged in epoch 1 \((step \d|non-finite)"):
+        train(config, arrays=tiny_arrays)
+    assert not (out / "checkpoint.npz").exists()  # nothing bad was saved
+    assert runs.read_history(out / "history.csv") == []
+
+
+def test_divergence_keeps_the_last_good_checkpoint(tiny_arrays, tmp_path):
+    out = tmp_path / "run"
+
+    def poison(epoch, generator, row):  # a fault injected after epoch 3's steps
+        if epoch == 3:
+            generator.weights[0].assign(np.full(generator.weights[0].shape, np.nan))
+
+    with pytest.raises(Diverged, match="epoch 3 .*generator.*checkpoint of epoch 2 is kept"):
+        train(Config(out=str(out), epochs=5, **TINY), arrays=tiny_arrays, on_epoch=poison)
+    saved_epoch, saved = runs.load_checkpoint(out / "checkpoint.npz")
+    assert saved_epoch == 2
+    assert all(np.isfinite(a).all() for arrays in saved.values() for a in arrays)
+    assert [r["epoch"] for r in runs.read_history(out / "history.csv")] == [1, 2]
+
+
+# --- data integrity --------------------------------------------------------------
+
+def test_truncated_offline_file_is_a_clear_error(tiny_pickle, tmp_path):
+    source, _ = tiny_pickle
+    cut = tmp_path / "mnist.pkl.gz"
+    cut.write_bytes(source.read_bytes()[:1000])
+    with pytest.raises(data.MnistDataError) as err:
+        data.read_offline_arrays(cut)  # checked against the real file's hash
+    assert str(cut) in str(err.value) and "reinstall" in str(err.value)
+    # Right hash but broken content (a truncated gzip): still a clear error.
+    with pytest.raises(data.MnistDataError, match="cannot be read"):
+        data.read_offline_arrays(cut, sha256=data.sha256_of(cut))
+
+
+def test_corrupt_prepared_folder_is_prepared_again(tiny_pickle, tmp_path):
+    from conftest import TINY_SIZES
+    source, sha = tiny_pickle
+    assert data.ensure_mnist(tmp_path, source, sha, TINY_SIZES) == "offline"
+    record = next((tmp_path / "mnist" / "3.0.1").glob("mnist-train.tfrecord-*"))
+    record.write_bytes(record.read_bytes()[:5000])  # a half-copied folder
+    assert "truncated" in data.check_prepared(tmp_path, TINY_SIZES)
+    assert data.ensure_mnist(tmp_path, source, sha, TINY_SIZES) == "offline"
+    assert data.check_prepared(tmp_path, TINY_SIZES) is None
+
+
+# --- interruption: a real process, a real signal -----------------------------------
+
+def start_training(out, data_dir, extra=()):
+    cmd = [sys.executable, "-u", "-m", "gan_tutorials.train", "--epochs", "4",
+           "--batch-size", "16", "--steps-per-epoch", "150", "--out", str(out),
+           "--data-dir", str(data_dir), "--quiet", *extra]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_kill_mid_epoch_then_resume(sig, tiny_data_dir, tmp_path):
+    out = tmp_path / "run"
+    proc = start_training(out, tiny_data_dir)
+    for line in proc.stdout:  # wait until epoch 2 is done: epoch 3 is under way
+        if line.startswith("epoch 2/4"):
+            break
+    time.sleep(0.3)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-1500:]
+    assert "interrupted" in stderr and "--resume" in stderr
+    history = runs.read_history(out / "history.csv")
+    assert [r["epoch"] for r in history] == [1, 2]
+    assert runs.load_checkpoint(out / "checkpoint.npz")[0] == 2
+    assert sorted(p.name for p in (out / "samples").iterdir()) == [
+        "epoch_000.png", "epoch_001.png", "epoch_002.png"]
+    resumed = start_training(out, tiny_data_dir, ["--resume"])
+    stdout, stderr = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, stderr[-1500:]
+    assert [r["epoch"] for r in runs.read_history(out / "history.csv")] == [1, 2, 3, 4]
+    assert runs.read_history(out / "history.csv")[:2] == history  # kept, not redone
+    assert "epoch 3/4" in stdout and "epoch 1/4" not in stdout
+
+
+def test_kill_during_checkpoint_write_leaves_a_loadable_one(tmp_path):
+    """SIGKILL a process that rewrites a 40 MB checkpoint in a loop, then load it."""
+    path = tmp_path / "checkpoint.npz"
+    script = textwrap.dedent(f"""
+        import numpy as np
+        from gan_tutorials import runs
+        epoch = 0
+        while True:
+            epoch += 1
+            runs.save_checkpoint({str(path)!r}, epoch,
+                                 {{"w": [np.full((1000, 10000), epoch, np.float32)]}})
+            print(epoch, flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if int(line) >= 3:
+            break
+    time.sleep(0.05)  # most likely mid-write by now
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    epoch, saved = runs.load_checkpoint(path)
+    assert epoch >= 3
+    assert saved["w"][0].shape == (1000, 10000) and np.all(saved["w"][0] == epoch)
