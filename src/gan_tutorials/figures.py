@@ -129,3 +129,41 @@ def plot_quality(path, history, score_columns, title):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_image_table(path, images, row_labels, col_labels, title):
+    """A labelled table of digits: images (rows, cols, 28, 28, 1) in [-1, 1]."""
+    plt = _pyplot()
+    rows, cols = images.shape[:2]
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols + 1.2, 1.6 * rows + 0.6),
+                             squeeze=False)
+    for r in range(rows):
+        for c in range(cols):
+            ax = axes[r][c]
+            ax.imshow(to_uint8(images[r, c])[..., 0], cmap="gray", vmin=0, vmax=255)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(col_labels[c], fontsize=8)
+            if c == 0:
+                ax.set_ylabel(row_labels[r], fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_curves(path, x, panels, xlabel, title):
+    """Side-by-side line plots: panels = {panel title: {line label: ys}}."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
+    for ax, (name, lines) in zip(axes[0], panels.items()):
+        for label, ys in lines.items():
+            ax.plot(x, ys, label=label)
+        ax.set(xlabel=xlabel, title=name)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
