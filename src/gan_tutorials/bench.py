@@ -98,7 +98,7 @@ def make_engines(kind, engines=ENGINE_ORDER):
     for engine in engines:
         keras.utils.set_random_seed(1234)
         generator, discriminator = create_models(kind)
-        gan = compile_models(generator, discriminator)
+        gan = compile_models(generator, discriminator, jit_compile=engine != "tutorial")
         # The tutorial's loop uses tf's global random ops, as written; the
         # package's engines draw from a seeded generator (the same cost).
         rng = None if engine == "tutorial" else tf.random.Generator.from_seed(1234)
