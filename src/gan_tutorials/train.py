@@ -198,36 +198,57 @@ def finish(run_dir, generator, discriminator, history, kind):
                              f"{run_dir.name}: the MNIST judge's verdict per epoch")
 
 
-def train(config=Config(), arrays=None, argv=None, on_epoch=None):
-    """Train per `config` and return the history rows; see the module docstring.
-
-    `arrays` = (images uint8 (n, 28, 28, 1), labels (n,)) replaces MNIST,
-    e.g. a tiny subset in tests. `on_epoch(epoch, generator, row)` may add
-    columns to each history row (the evaluate module uses it).
-    """
+def start_run(config, arrays, argv):
+    """Check folder and data before creating the folder; return (run_dir, images, labels)."""
     run_dir = open_run_dir(config)
     images, labels = arrays if arrays is not None else load_training_data(config)
     if config.batch_size > len(images):
         raise RunError(f"--batch-size {config.batch_size} is larger than the "
                        f"{len(images)} training images")
     prepare_run_dir(run_dir, config, argv or [])
+    return run_dir, images, labels
+
+
+def build_models(config, run_dir):
+    """Models, optimizers and step RNG, restored on --resume: (g, d, gan, rng, groups, start)."""
     keras.utils.set_random_seed(config.seed)  # the tutorial's seed: initial weights
     generator, discriminator = create_models(config.model, config.noise_dim)
     gan = compile_models(generator, discriminator, config.learning_rate, config.beta_1)
     rng = tf.random.Generator.from_seed(config.seed)  # every draw of every step
     groups = checkpoint_groups(generator, discriminator, gan, rng)
     start = restore(run_dir, groups) if config.resume else 0
+    return generator, discriminator, gan, rng, groups, start
+
+
+def end_epoch(run_dir, row, history, groups):
+    """Check the weights, then record the epoch: history first, checkpoint last."""
+    bad = first_nonfinite(groups)  # losses can stay finite while Adam's slots overflow
+    if bad is not None:
+        raise diverged(row["epoch"], f"non-finite values in {bad}")
+    history.append(row)
+    runs.write_history(run_dir / "history.csv", history)  # resume trims rows past the checkpoint
+    runs.save_checkpoint(run_dir / "checkpoint.npz", row["epoch"], groups)
+
+
+def train(config=Config(), arrays=None, argv=None, on_epoch=None):
+    """Train per `config` and return the history rows; see the module docstring.
+
+    `arrays` = (images uint8 (n, 28, 28, 1), labels (n,)) replaces MNIST,
+    e.g. a tiny subset in tests. `on_epoch(epoch, generator, row)` may add
+    columns to each history row (--eval-every uses it for the judge's scores).
+    """
+    run_dir, images, labels = start_run(config, arrays, argv)
+    generator, discriminator, gan, rng, groups, start = build_models(config, run_dir)
     history = [r for r in runs.read_history(run_dir / "history.csv") if r["epoch"] <= start]
     step = make_step(config.engine, generator, discriminator, gan, config.noise_dim,
                      config.label_sampling, rng)
     steps = config.steps_per_epoch or len(images) // config.batch_size
-    batches = iter(data.make_dataset(images, labels, config.batch_size,
-                                     conditional=config.model == "cgan",
+    batches = iter(data.make_dataset(images, labels, config.batch_size, config.model == "cgan",
                                      seed=config.seed + start).repeat())
-    preview = preview_inputs(config)
     if on_epoch is None and config.eval_every:
         from gan_tutorials.evaluate import make_tracker  # loads (or trains) the judge
         on_epoch = make_tracker(config.model, config.eval_every, config.data_dir, config.seed)
+    preview = preview_inputs(config)
     if start == 0:
         save_preview(run_dir, 0, generator, preview)
     for epoch in range(start + 1, config.epochs + 1):
@@ -235,12 +256,7 @@ def train(config=Config(), arrays=None, argv=None, on_epoch=None):
         save_preview(run_dir, epoch, generator, preview)
         if on_epoch is not None:
             row.update(on_epoch(epoch, generator, row) or {})
-        bad = first_nonfinite(groups)  # losses can stay finite while Adam's slots overflow
-        if bad is not None:
-            raise diverged(epoch, f"non-finite values in {bad}")
-        history.append(row)
-        runs.write_history(run_dir / "history.csv", history)
-        runs.save_checkpoint(run_dir / "checkpoint.npz", epoch, groups)
+        end_epoch(run_dir, row, history, groups)
         print(epoch_line(row, config.epochs), flush=True)
     finish(run_dir, generator, discriminator, history, config.model)
     return history
@@ -254,7 +270,7 @@ def build_parser():
 
 
 def _raise_interrupt(signum, frame):
-    """Turn SIGTERM into KeyboardInterrupt so both stop the same clean way."""
+    """Turn SIGINT and SIGTERM into KeyboardInterrupt."""
     raise KeyboardInterrupt
 
 
@@ -263,7 +279,10 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     config = config_from_args(parser.parse_args(argv))
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    # Both signals stop the same clean way. SIGINT is set explicitly because a
+    # job started in the background (nohup ... &) inherits it as ignored.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _raise_interrupt)
     try:
         train(config, argv=argv)
     except KeyboardInterrupt:
