@@ -74,7 +74,8 @@ def _bounded(kind, low):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}")
+            noun = {int: "an integer", float: "a number"}[kind]
+            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}")
         if low is not None and value < low:
             raise argparse.ArgumentTypeError(f"must be >= {low}, got {text}")
         return value
