@@ -1,0 +1,47 @@
+"""The committed reference runs: evaluate reproduces their metrics within sampling noise."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gan_tutorials import evaluate, runs
+
+REFERENCE = Path(__file__).parent.parent / "outputs" / "reference"
+FOLDERS = sorted(p for p in REFERENCE.glob("*") if (p / "metrics.json").exists())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("folder", FOLDERS, ids=[p.name for p in FOLDERS])
+def test_reference_metrics_reproduce(folder):
+    committed = json.loads((folder / "metrics.json").read_text())
+    generator = evaluate.load_generator(folder)
+    judge = evaluate.get_judge(verbose=0)
+    # Other noise (seed 1) and fewer digits: agreement within sampling noise.
+    fresh = evaluate.evaluate_generator(generator, judge, per_class=300, seed=1)
+    assert fresh["kind"] == committed["kind"]
+    if committed["kind"] == "cgan":
+        assert fresh["accuracy"] == pytest.approx(committed["accuracy"], abs=0.02)
+        np.testing.assert_allclose(fresh["per_class_accuracy"], committed["per_class_accuracy"],
+                                   atol=0.06)
+    np.testing.assert_allclose(fresh["class_shares"], committed["class_shares"], atol=0.03)
+    assert fresh["frechet_distance"] == pytest.approx(committed["frechet_distance"], rel=0.35)
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=[p.name for p in FOLDERS])
+def test_reference_folders_are_complete(folder):
+    config = runs.read_json(folder / "config.json")["config"]
+    assert (config["epochs"], config["batch_size"], config["seed"]) == (100, 128, 1234)
+    assert config["engine"] == "train_on_batch"
+    history = runs.read_history(folder / "history.csv")
+    assert [r["epoch"] for r in history] == list(range(1, 101))
+    for name in ("losses.png", "quality.png", "progress.gif", "generator.keras"):
+        assert (folder / name).stat().st_size > 0, name
+    assert (folder / "progress.gif").stat().st_size < 3 * 2**20
+
+
+def test_reference_tree_is_small():
+    size = sum(p.stat().st_size for p in REFERENCE.rglob("*") if p.is_file()
+               and p.name not in ("checkpoint.npz", "discriminator.keras"))  # gitignored
+    assert size < 40 * 2**20
