@@ -7,7 +7,6 @@ so a bad value ends in a one-line usage error and exit status 2.
 
 import argparse
 import dataclasses
-import json
 import types
 import typing
 from dataclasses import dataclass, field
@@ -58,10 +57,6 @@ class Config:
     def run_dir(self):
         """The run folder: --out, or outputs/<model>."""
         return self.out or f"outputs/{self.model}"
-
-    def to_json(self):
-        """Serialize the config as indented JSON."""
-        return json.dumps(dataclasses.asdict(self), indent=2)
 
 
 # Fields that only steer a run, not what it learns: a resume may change them.

@@ -9,6 +9,7 @@ models, progress.gif and losses.png. See `runs` for the folder's layout.
 """
 
 import argparse
+import dataclasses
 import shutil
 import signal
 import sys
@@ -83,12 +84,7 @@ def prepare_run_dir(run_dir, config, argv):
         raise RunError(f"{run_dir}: only {free // 2**20} MB free; a run needs "
                        f"{MIN_FREE_BYTES // 2**20} MB")
     if not config.resume:
-        runs.write_json(run_dir / "config.json", {"config": vars_of(config), "argv": argv})
-
-
-def vars_of(config):
-    """The config as a plain dict."""
-    return {k: getattr(config, k) for k in Config.__dataclass_fields__}
+        runs.write_json(run_dir / "config.json", {"config": dataclasses.asdict(config), "argv": argv})
 
 
 def load_training_data(config):
