@@ -268,7 +268,8 @@ def make_tracker(kind, every, data_dir=None, seed=0, per_class=TRACK_PER_CLASS):
         if epoch % every:
             return {}
         metrics = evaluate_generator(generator, judge, per_class, seed, reference)
-        return {k: round(float(metrics[k]), 4) for k in TRACK_COLUMNS[kind]}
+        return {k: metrics[k] if isinstance(metrics[k], int) else round(float(metrics[k]), 4)
+                for k in TRACK_COLUMNS[kind]}
     return on_epoch
 
 
