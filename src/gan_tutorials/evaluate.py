@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 from gan_tutorials import data, figures, runs
-from gan_tutorials.models import NUM_CLASSES, is_conditional
+from gan_tutorials.models import NUM_CLASSES, image_of, is_conditional
 
 JUDGE_EPOCHS = 4  # enough for >= 99.0% test accuracy with this CNN
 COVERED_SHARE = 0.02  # a class counts as drawn when it has >= 2% of the samples
@@ -238,8 +238,7 @@ def generate(generator, per_class, seed=0, batch_size=1000):
     noise = np.random.default_rng(seed).standard_normal((n, noise_dim)).astype(np.float32)
     labels = np.repeat(np.arange(NUM_CLASSES), per_class) if is_conditional(generator) else None
     inputs = noise if labels is None else [noise, np.eye(NUM_CLASSES, dtype=np.float32)[labels]]
-    images = generator.predict(inputs, batch_size=batch_size, verbose=0)
-    images = images[0] if isinstance(images, (list, tuple)) else images
+    images = image_of(generator.predict(inputs, batch_size=batch_size, verbose=0))
     return images, labels
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_tutorials import figures, runs
-from gan_tutorials.models import NUM_CLASSES
+from gan_tutorials.models import NUM_CLASSES, image_of
 
 CATEGORIES = ("thick_straight", "thick_slanted", "thin_straight", "thin_slanted")
 TUTORIAL_DIGITS = (1, 4, 8)  # the digits the tutorial's figures show
@@ -80,8 +80,7 @@ def render(generator, noise, digits, batch_size=2000):
     n, k = len(noise), len(digits)
     z = np.repeat(noise, k, axis=0)  # row i*k + j: noise i as digit j
     labels = np.eye(NUM_CLASSES, dtype=np.float32)[np.tile(np.asarray(digits), n)]
-    images = generator.predict([z, labels], batch_size=batch_size, verbose=0)
-    images = images[0] if isinstance(images, (list, tuple)) else images
+    images = image_of(generator.predict([z, labels], batch_size=batch_size, verbose=0))
     return images.reshape(n, k, 28, 28, 1)
 
 

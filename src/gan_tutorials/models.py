@@ -73,6 +73,11 @@ def create_gan(discriminator, generator):
     return keras.Model(inputs, verdict, name=name)
 
 
+def image_of(outputs):
+    """The image from a generator's output: the tensor itself, or the first of [image, label]."""
+    return outputs[0] if isinstance(outputs, (tuple, list)) else outputs
+
+
 def is_conditional(model):
     """True when a generator or discriminator takes a one-hot label input."""
     return len(model.inputs) == 2

@@ -22,7 +22,7 @@ engines given the same draws do exactly the same math.
 import keras
 import tensorflow as tf
 
-from gan_tutorials.models import NUM_CLASSES, create_gan
+from gan_tutorials.models import NUM_CLASSES, create_gan, image_of
 
 
 def compile_models(generator, discriminator, learning_rate=1e-4, beta_1=0.5, jit_compile=True):
@@ -98,15 +98,10 @@ def plan_batch(generator, batch, draws, make_fake=None):
     """
     real, real_labels = split_batch(batch)
     labels = draws.get("labels")
-    make_fake = make_fake or (lambda g_in: _first(generator(g_in, training=False)))
+    make_fake = make_fake or (lambda g_in: image_of(generator(g_in, training=False)))
     fake = make_fake(with_labels(draws["noise"], labels))  # (n, 28, 28, 1)
     d_x = discriminator_inputs(real, real_labels, fake, labels)
     return d_x, draws["d_targets"], with_labels(draws["g_noise"], labels), draws["g_targets"]
-
-
-def _first(outputs):
-    """The image from a generator's output: a tensor, or [image, label]."""
-    return outputs[0] if isinstance(outputs, (tuple, list)) else outputs
 
 
 def train_discriminator(discriminator, d_x, d_y):
@@ -137,7 +132,7 @@ def train_pair(discriminator, gan, d_x, d_y, g_x, g_y):
 def tutorial_step(generator, discriminator, gan, noise_dim=100, label_sampling="uniform",
                   rng=None):
     """The tutorial's loop body as written: `generator.predict` every batch."""
-    predict = lambda g_in: _first(generator.predict(g_in, verbose=0))
+    predict = lambda g_in: image_of(generator.predict(g_in, verbose=0))
 
     def step(batch):
         draws = draw_for(batch, noise_dim, label_sampling, rng)
@@ -175,7 +170,7 @@ def fused_update(generator, discriminator, gan):
         real, real_labels = split_batch(batch)
         labels = draws.get("labels")
         with tf.GradientTape() as g_tape:
-            fake = _first(generator(with_labels(draws["noise"], labels), training=True))
+            fake = image_of(generator(with_labels(draws["noise"], labels), training=True))
             with g_tape.stop_recording():  # D's step is no part of G's gradient
                 d_x = discriminator_inputs(real, real_labels, fake, labels)
                 with tf.GradientTape() as d_tape:

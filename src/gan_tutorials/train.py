@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from gan_tutorials import data, figures, runs
 from gan_tutorials.config import RUN_CONTROL, Config, add_config_flags, config_from_args
-from gan_tutorials.models import NUM_CLASSES, create_models
+from gan_tutorials.models import NUM_CLASSES, create_models, image_of
 from gan_tutorials.steps import compile_models, make_step
 
 PREVIEW_ROWS, PREVIEW_COLS = 2, 5  # the tutorial's 2x5 preview grid
@@ -109,8 +109,7 @@ def preview_inputs(config):
 
 def save_preview(run_dir, epoch, generator, inputs):
     """Draw the preview grid for one epoch to samples/epoch_NNN.png."""
-    images = generator(inputs, training=False)
-    images = images[0] if isinstance(images, (list, tuple)) else images  # (10, 28, 28, 1)
+    images = image_of(generator(inputs, training=False))  # (10, 28, 28, 1)
     figures.save_png(runs.sample_path(run_dir, epoch),
                      figures.tile(np.asarray(images), PREVIEW_ROWS, PREVIEW_COLS))
 
