@@ -133,8 +133,10 @@ def test_corrupt_prepared_folder_is_prepared_again(tiny_pickle, tmp_path):
 # --- interruption: a real process, a real signal -----------------------------------
 
 def start_training(out, data_dir, extra=()):
+    # 400 steps make an epoch last seconds even on an idle machine, so the
+    # signal sent just after "epoch 2/4" always lands inside epoch 3.
     cmd = [sys.executable, "-u", "-m", "gan_tutorials.train", "--epochs", "4",
-           "--batch-size", "16", "--steps-per-epoch", "150", "--out", str(out),
+           "--batch-size", "16", "--steps-per-epoch", "400", "--out", str(out),
            "--data-dir", str(data_dir), "--quiet", *extra]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
