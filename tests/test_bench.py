@@ -19,7 +19,7 @@ def test_flops_are_counted_from_layer_shapes():
 def test_bench_runs_on_a_few_steps(tmp_path, capsys):
     out = tmp_path / "bench.json"
     bench.main(["--model", "cgan", "--steps", "2", "--repeats", "1", "--warmup", "1",
-                "--json", str(out)])
+                "--steps-per-call", "2", "--json", str(out)])
     table = capsys.readouterr().out
     for engine in bench.ENGINE_ORDER:
         assert f"| cgan | {engine} |" in table
@@ -27,3 +27,4 @@ def test_bench_runs_on_a_few_steps(tmp_path, capsys):
     assert set(result["ms_per_step"]) == set(bench.ENGINE_ORDER)
     assert all(v > 0 for v in result["ms_per_step"].values())
     assert result["matmul_gflops"] > 0 and result["speedup"]["tutorial"] == 1.0
+    assert result["steps_per_call"] == 2

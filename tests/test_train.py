@@ -76,3 +76,19 @@ def test_cli_trains_from_a_prepared_tfds_dir(tiny_data_dir, tmp_path):
     saved = runs.read_json(out / "config.json")
     assert saved["config"]["data_dir"] == str(tiny_data_dir)
     assert "--model" in saved["argv"]
+
+
+def test_fused_engine_matches_and_resumes_across_engines(tiny_arrays, tmp_path):
+    """Same seed, same losses from either engine; a run may switch engine on resume."""
+    base = train(Config(model="cgan", out=str(tmp_path / "a"), quiet=True, **TINY),
+                 arrays=tiny_arrays)
+    out = str(tmp_path / "b")  # 3 steps in calls of 2: a full and a partial call
+    fused = dict(TINY, epochs=1, engine="fused", steps_per_call=2)
+    first = train(Config(model="cgan", out=out, quiet=True, **fused), arrays=tiny_arrays)
+    for key in ("d_loss", "g_loss"):
+        assert first[0][key] == pytest.approx(base[0][key], rel=1e-4)
+    history = train(Config(model="cgan", out=out, quiet=True, resume=True, **TINY),
+                    arrays=tiny_arrays)  # back on the default train_on_batch engine
+    assert [r["epoch"] for r in history] == [1, 2] and history[0] == first[0]
+    epoch, saved = runs.load_checkpoint(tmp_path / "b" / "checkpoint.npz")
+    assert epoch == 2 and int(saved["d_optimizer"][0]) == int(saved["g_optimizer"][0]) == 6

@@ -1,12 +1,13 @@
 """Beyond the tutorial: how fast is one training step, against this machine's limit?
 
-    python -m gan_tutorials.bench [--model gan|cgan|both] [--steps N] [--repeats R] [--json FILE]
+    python -m gan_tutorials.bench [--model gan|cgan|both] [--steps N] [--repeats R]
+                                  [--steps-per-call K] [--json FILE]
 
 Times, in one process, on in-memory random batches and the exact tutorial
 models, three engines (see `steps`):
   1. tutorial        the tutorial's loop as written (`predict` per batch);
   2. train_on_batch  the package's default engine;
-  3. fused           both updates in one XLA-compiled function.
+  3. fused           both updates of K batches in one XLA-compiled program.
 Repeats are interleaved (1, 2, 3, 1, 2, 3, ...) so drift in the machine's
 speed hits all engines alike; the median ms/step of each is reported.
 
@@ -26,6 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gan_tutorials.config import Config
 from gan_tutorials.models import create_models
 from gan_tutorials.steps import compile_models, make_step
 
@@ -92,7 +94,7 @@ def random_batches(kind, batch_size=128, count=8, seed=0):
     return batches
 
 
-def make_engines(kind, engines=ENGINE_ORDER):
+def make_engines(kind, engines=ENGINE_ORDER, steps_per_call=Config.steps_per_call):
     """One freshly built, compiled model set and step function per engine."""
     steps = {}
     for engine in engines:
@@ -102,22 +104,24 @@ def make_engines(kind, engines=ENGINE_ORDER):
         # The tutorial's loop uses tf's global random ops, as written; the
         # package's engines draw from a seeded generator (the same cost).
         rng = None if engine == "tutorial" else tf.random.Generator.from_seed(1234)
-        steps[engine] = make_step(engine, generator, discriminator, gan, rng=rng)
+        steps[engine] = make_step(engine, generator, discriminator, gan, rng=rng,
+                                  steps_per_call=steps_per_call)
     return steps
 
 
 def time_steps(step, batches, n):
-    """Wall-clock ms per step over n steps."""
+    """Wall-clock ms per step over at least n steps, in whole calls of `step.block`."""
+    calls = -(-n // step.block)  # a partial call would compile another program
     start = time.perf_counter()
-    for i in range(n):
-        step(batches[i % len(batches)])
-    return (time.perf_counter() - start) / n * 1000
+    for c in range(calls):
+        step([batches[(c * step.block + i) % len(batches)] for i in range(step.block)])
+    return (time.perf_counter() - start) / (calls * step.block) * 1000
 
 
-def bench_model(kind, steps=50, repeats=5, warmup=5):
+def bench_model(kind, steps=60, repeats=5, warmup=5, steps_per_call=Config.steps_per_call):
     """Median ms/step per engine, ratios, FLOPs and the measured matmul rate."""
     batches = random_batches(kind)
-    engines = make_engines(kind)
+    engines = make_engines(kind, steps_per_call=steps_per_call)
     for step in engines.values():
         time_steps(step, batches, warmup)  # tracing, XLA compilation, allocator warm-up
     samples = {name: [] for name in engines}
@@ -128,7 +132,8 @@ def bench_model(kind, steps=50, repeats=5, warmup=5):
     rate = matmul_rate(matmuls)
     flops = flops_of(matmuls)
     ms = {name: statistics.median(v) for name, v in samples.items()}
-    return {"model": kind, "steps": steps, "repeats": repeats, "gflop_per_step": flops / 1e9,
+    return {"model": kind, "steps": steps, "repeats": repeats, "steps_per_call": steps_per_call,
+            "gflop_per_step": flops / 1e9,
             "matmul_gflops": rate, "ms_per_step": ms, "samples_ms": samples,
             "speedup": {name: ms["tutorial"] / ms[name] for name in ms},
             "share_of_matmul_rate": {name: flops / (ms[name] / 1000) / 1e9 / rate for name in ms}}
@@ -145,7 +150,8 @@ def format_table(results):
                          f"{r['speedup'][name]:.2f}x | {gflops:.0f} | "
                          f"{100 * r['share_of_matmul_rate'][name]:.0f}% |")
     notes = [f"{r['model']}: {r['gflop_per_step']:.2f} GFLOP/step, matmul rate at these shapes "
-             f"{r['matmul_gflops']:.0f} GFLOP/s" for r in results]
+             f"{r['matmul_gflops']:.0f} GFLOP/s, fused engine {r['steps_per_call']} steps per call"
+             for r in results]
     return "\n".join(lines + [""] + notes)
 
 
@@ -155,16 +161,19 @@ def main(argv=None):
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--model", choices=("gan", "cgan", "both"), default="both",
                         help="which tutorial model to time (default: both)")
-    parser.add_argument("--steps", type=int, default=50, help="steps per timed repeat")
+    parser.add_argument("--steps", type=int, default=60, help="steps per timed repeat")
     parser.add_argument("--repeats", type=int, default=5, help="interleaved repeats per engine")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps per engine first")
+    parser.add_argument("--steps-per-call", type=int, default=Config.steps_per_call,
+                        help="fused engine: batches per compiled call (as in train)")
     parser.add_argument("--json", default=None, help="also write the results to this file")
     args = parser.parse_args(argv)
-    for name in ("steps", "repeats"):
+    for name in ("steps", "repeats", "steps_per_call"):
         if getattr(args, name) < 1:
-            parser.error(f"--{name} must be >= 1")
+            parser.error(f"--{name.replace('_', '-')} must be >= 1")
     kinds = ("gan", "cgan") if args.model == "both" else (args.model,)
-    results = [bench_model(k, args.steps, args.repeats, args.warmup) for k in kinds]
+    results = [bench_model(k, args.steps, args.repeats, args.warmup, args.steps_per_call)
+               for k in kinds]
     print(format_table(results))
     if args.json:
         with open(args.json, "w") as f:

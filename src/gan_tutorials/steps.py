@@ -8,20 +8,25 @@ Every engine does the tutorial's math per batch:
      The dense GAN draws fresh noise for step 2; the conditional GAN reuses
      step 1's noise and labels, as the tutorial's conditional loop does.
 
-Engines (each a factory returning `step(batch) -> (d_loss, g_loss)`):
+Engines (each a factory returning `step(batches) -> losses`, where `batches`
+is a list of k batches, trained in order, and `losses` a (k, 2) array of
+d_loss, g_loss per batch; `step.block` is the k the engine prefers):
   * tutorial_step:      the tutorial's loop as written (`generator.predict`).
   * train_on_batch_step: the same loop without `predict`; its sampling is one
                         compiled function, the updates are `train_on_batch`.
-  * fused_step:         both updates inside one XLA-compiled function.
+  * fused_step:         both updates of `block` batches in one XLA program.
 
 All random numbers of a step come from `draw`, from a seeded, checkpointable
-`tf.random.Generator` (or, for the tutorial's loop, tf's global ops), so two
-engines given the same draws do exactly the same math.
+`tf.random.Generator` (or, for the tutorial's loop, tf's global ops). The
+package's two engines draw in a plain TF graph in the same order, so from the
+same seed they see the same numbers and do the same math.
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
+from gan_tutorials.config import Config
 from gan_tutorials.models import NUM_CLASSES, create_gan, image_of
 
 
@@ -129,15 +134,20 @@ def train_pair(discriminator, gan, d_x, d_y, g_x, g_y):
     return d_loss, train_generator(discriminator, gan, g_x, g_y)
 
 
+def one_at_a_time(step_one):
+    """An engine's `step(batches) -> (k, 2) losses` from a one-batch step."""
+    def step(batches):
+        return np.array([step_one(batch) for batch in batches], dtype=np.float64)
+    step.block = 1  # nothing to gain from more: each batch is its own calls
+    return step
+
+
 def tutorial_step(generator, discriminator, gan, noise_dim=100, label_sampling="uniform",
                   rng=None):
-    """The tutorial's loop body as written: `generator.predict` every batch."""
+    """The tutorial's loop as written: `generator.predict` every batch."""
     predict = lambda g_in: image_of(generator.predict(g_in, verbose=0))
-
-    def step(batch):
-        draws = draw_for(batch, noise_dim, label_sampling, rng)
-        return train_pair(discriminator, gan, *plan_batch(generator, batch, draws, predict))
-    return step
+    return one_at_a_time(lambda batch: train_pair(discriminator, gan, *plan_batch(
+        generator, batch, draw_for(batch, noise_dim, label_sampling, rng), predict)))
 
 
 def train_on_batch_step(generator, discriminator, gan, noise_dim=100, label_sampling="uniform",
@@ -147,9 +157,7 @@ def train_on_batch_step(generator, discriminator, gan, noise_dim=100, label_samp
     # no eager op-by-op dispatch. Batches have a fixed shape, so it traces once.
     plan = tf.function(lambda batch: plan_batch(
         generator, batch, draw_for(batch, noise_dim, label_sampling, rng)))
-
-    def step(batch):
-        return train_pair(discriminator, gan, *plan(batch))
+    step = one_at_a_time(lambda batch: train_pair(discriminator, gan, *plan(batch)))
     step.plan = plan  # exposed so tests can count traces
     return step
 
@@ -187,18 +195,23 @@ def fused_update(generator, discriminator, gan):
 
 
 def fused_step(generator, discriminator, gan, noise_dim=100, label_sampling="uniform",
-               rng=None, jit_compile=True):
-    """Both updates in one XLA-compiled function, with the compiled models' optimizers."""
+               rng=None, block=Config.steps_per_call, jit_compile=True):
+    """Both updates of each of k batches, in one XLA program per call of k."""
     update = fused_update(generator, discriminator, gan)
+    # Drawn in a plain graph, like the train_on_batch engine's draws: XLA's
+    # own random kernels give other numbers from the same generator state.
+    draw_all = tf.function(lambda batches: [
+        draw_for(batch, noise_dim, label_sampling, rng) for batch in batches])
 
     @tf.function(jit_compile=jit_compile)
-    def fused(batch):
-        return update(batch, draw_for(batch, noise_dim, label_sampling, rng))
+    def fused(batches, draws):
+        # Unrolled: XLA overlaps one step's tail (G's Adam) with the next's start.
+        return tf.stack([tf.stack(update(b, d)) for b, d in zip(batches, draws)])  # (k, 2)
 
-    def step(batch):
-        d_loss, g_loss = fused(batch)
-        return float(d_loss), float(g_loss)
-    step.plan = fused  # exposed so tests can count traces
+    def step(batches):
+        batches = tuple(batches)  # k batches: one trace per k, reused every epoch
+        return fused(batches, draw_all(batches)).numpy().astype(np.float64)
+    step.block, step.plan = block, fused  # plan: exposed so tests can count traces
     return step
 
 
@@ -207,6 +220,9 @@ ENGINES = {"tutorial": tutorial_step, "train_on_batch": train_on_batch_step,
 
 
 def make_step(engine, generator, discriminator, gan, noise_dim=100, label_sampling="uniform",
-              rng=None):
-    """The step function of the named engine."""
-    return ENGINES[engine](generator, discriminator, gan, noise_dim, label_sampling, rng)
+              rng=None, steps_per_call=Config.steps_per_call):
+    """The step function of the named engine; only `fused` runs several steps per call."""
+    args = (generator, discriminator, gan, noise_dim, label_sampling, rng)
+    if engine == "fused":
+        return fused_step(*args, block=steps_per_call)
+    return ENGINES[engine](*args)

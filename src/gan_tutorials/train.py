@@ -154,18 +154,22 @@ def run_epoch(step, batches, epoch, config, steps):
     """Train one epoch; return its history row. Raises Diverged on NaN/inf."""
     bar = tqdm(total=steps, desc=f"epoch {epoch}/{config.epochs}", leave=False,
                disable=config.quiet or not sys.stderr.isatty(), mininterval=0.5)
-    d_sum = g_sum = 0.0
+    sums, done = np.zeros(2), 0
     start = time.perf_counter()
-    for i in range(1, steps + 1):
-        d_loss, g_loss = step(next(batches))
-        if not (np.isfinite(d_loss) and np.isfinite(g_loss)):
-            raise diverged(epoch, f"step {i}: d_loss={d_loss:.4g}, g_loss={g_loss:.4g}")
-        d_sum, g_sum = d_sum + d_loss, g_sum + g_loss
-        bar.update()
-        if i % 10 == 0:
-            bar.set_postfix(d_loss=f"{d_loss:.3f}", g_loss=f"{g_loss:.3f}", refresh=False)
+    while done < steps:
+        k = min(step.block, steps - done)  # the fused engine takes batches k at a time
+        losses = step([next(batches) for _ in range(k)])  # (k, 2): d_loss, g_loss
+        bad = ~np.isfinite(losses).all(axis=1)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise diverged(epoch, f"step {done + i + 1}: d_loss={losses[i, 0]:.4g}, "
+                                  f"g_loss={losses[i, 1]:.4g}")
+        sums, done = sums + losses.sum(axis=0), done + k
+        bar.update(k)
+        bar.set_postfix(d_loss=f"{losses[-1, 0]:.3f}", g_loss=f"{losses[-1, 1]:.3f}", refresh=False)
     bar.close()
-    return {"epoch": epoch, "d_loss": round(d_sum / steps, 6), "g_loss": round(g_sum / steps, 6),
+    d_loss, g_loss = sums / steps
+    return {"epoch": epoch, "d_loss": round(d_loss, 6), "g_loss": round(g_loss, 6),
             "seconds": round(time.perf_counter() - start, 3), "steps": steps}
 
 
@@ -236,7 +240,7 @@ def train(config=Config(), arrays=None, argv=None, on_epoch=None):
     generator, discriminator, gan, rng, groups, start = build_models(config, run_dir)
     history = [r for r in runs.read_history(run_dir / "history.csv") if r["epoch"] <= start]
     step = make_step(config.engine, generator, discriminator, gan, config.noise_dim,
-                     config.label_sampling, rng)
+                     config.label_sampling, rng, config.steps_per_call)
     steps = config.steps_per_epoch or len(images) // config.batch_size
     batches = iter(data.make_dataset(images, labels, config.batch_size, config.model == "cgan",
                                      seed=config.seed + start).repeat())
