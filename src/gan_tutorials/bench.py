@@ -133,8 +133,8 @@ def bench_model(kind, steps=60, repeats=5, warmup=5, steps_per_call=Config.steps
     flops = flops_of(matmuls)
     ms = {name: statistics.median(v) for name, v in samples.items()}
     return {"model": kind, "steps": steps, "repeats": repeats, "steps_per_call": steps_per_call,
-            "gflop_per_step": flops / 1e9,
-            "matmul_gflops": rate, "ms_per_step": ms, "samples_ms": samples,
+            "gflop_per_step": flops / 1e9, "matmul_gflops": rate, "ms_per_step": ms,
+            "samples_ms": samples,
             "speedup": {name: ms["tutorial"] / ms[name] for name in ms},
             "share_of_matmul_rate": {name: flops / (ms[name] / 1000) / 1e9 / rate for name in ms}}
 

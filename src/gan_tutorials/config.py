@@ -39,10 +39,11 @@ class Config:
     label_sampling: str = field(default="uniform", metadata={"choices": LABEL_SAMPLINGS,
         "help": "cgan fake labels: uniform over 0-9, or notebook (maxval=9, never 9)"})
     engine: str = field(default="train_on_batch", metadata={"choices": ENGINES,
-        "help": "train_on_batch: the tutorial's loop; fused: both updates in one compiled step"})
+        "help": "train_on_batch: the tutorial's loop; fused: both updates in one XLA program"})
     # Each XLA call costs ~2 ms/step beyond the math (launch, parameter copies,
     # a cold start, an unoverlapped tail); 12 steps per call took the dense
-    # GAN from ~26.7 to ~24.1 ms/step (`bench`) for ~1 s of compiling per step.
+    # GAN from ~26.7 to ~24.1 ms/step (timed in one process, interleaved) for
+    # ~1 s of compiling per unrolled step.
     steps_per_call: int = field(default=12, metadata={"min": 1,
         "help": "fused engine: batches per compiled call (468 = 39 x 12); fewer compile faster"})
     eval_every: int = field(default=0, metadata={"min": 0,

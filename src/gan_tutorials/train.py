@@ -166,9 +166,10 @@ def run_epoch(step, batches, epoch, config, steps):
                                   f"g_loss={losses[i, 1]:.4g}")
         sums, done = sums + losses.sum(axis=0), done + k
         bar.update(k)
-        bar.set_postfix(d_loss=f"{losses[-1, 0]:.3f}", g_loss=f"{losses[-1, 1]:.3f}", refresh=False)
+        last_d, last_g = losses[-1]
+        bar.set_postfix(d_loss=f"{last_d:.3f}", g_loss=f"{last_g:.3f}", refresh=False)
     bar.close()
-    d_loss, g_loss = sums / steps
+    d_loss, g_loss = (sums / steps).tolist()
     return {"epoch": epoch, "d_loss": round(d_loss, 6), "g_loss": round(g_loss, 6),
             "seconds": round(time.perf_counter() - start, 3), "steps": steps}
 
