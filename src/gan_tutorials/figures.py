@@ -66,9 +66,7 @@ def plot_history(path, history, columns, title, ylabel):
     ax.set(xlabel="epoch", ylabel=ylabel, title=title)
     ax.legend()
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def _pyplot():
@@ -77,6 +75,13 @@ def _pyplot():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
+
+
+def _save(fig, path):
+    """Lay the figure out, write it as a 100-dpi PNG and free it."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    _pyplot().close(fig)
 
 
 def plot_confusion(path, confusion, title):
@@ -92,9 +97,7 @@ def plot_confusion(path, confusion, title):
                     color="white" if v > 0.5 else "black")
     ax.set(xticks=range(10), yticks=range(10), xlabel="judged as", ylabel="asked for", title=title)
     fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_shares(path, shares, title, threshold=0.02):
@@ -106,9 +109,7 @@ def plot_shares(path, shares, title, threshold=0.02):
     ax.axhline(threshold, color="tab:red", ls=":", lw=1, label=f"covered ({threshold:.0%})")
     ax.set(xticks=range(len(shares)), xlabel="class judged", ylabel="share", title=title)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_quality(path, history, score_columns, title):
@@ -126,9 +127,7 @@ def plot_quality(path, history, score_columns, title):
     for ax in (left, right):
         ax.grid(alpha=0.3)
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_image_table(path, images, row_labels, col_labels, title):
@@ -148,9 +147,7 @@ def plot_image_table(path, images, row_labels, col_labels, title):
             if c == 0:
                 ax.set_ylabel(row_labels[r], fontsize=8)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_curves(path, x, panels, xlabel, title):
@@ -164,6 +161,4 @@ def plot_curves(path, x, panels, xlabel, title):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path)
