@@ -123,7 +123,10 @@ def test_smoke_run_writes_every_file(tmp_path):
     assert numbers["digits"] == [1, 7] and numbers["samples"] == 90
     assert sum(c["size"] for c in numbers["categories"].values()) > 0
     assert len(numbers["scaling"]["thin_slanted"]["slant"]) == 50
-    assert -1 <= numbers["scaling"]["thick_straight"]["spearman_thickness"] <= 1
+    for name, scaling in numbers["scaling"].items():  # rho is the stored curves' rank correlation
+        for measure in ("slant", "thickness"):
+            assert scaling[f"spearman_{measure}"] == pytest.approx(
+                explore.spearman(explore.SCALARS, scaling[measure]), abs=0.02), (name, measure)
 
 
 def test_refuses_an_unconditional_generator(tmp_path):

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from gan_tutorials import data, runs, train as train_module
+from gan_tutorials import bench, data, evaluate, explore, runs, train as train_module
 from gan_tutorials.config import Config
 from gan_tutorials.train import Diverged, RunError, train
 
@@ -41,6 +41,23 @@ def test_bad_flag_values(flags, complaint, tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("cli,flags,complaint", [
+    (bench, ["--warmup", "-1"], "must be >= 0"),
+    (bench, ["--steps", "0"], "must be >= 1"),
+    (bench, ["--repeats", "x"], "expected an integer"),
+    (evaluate, ["run", "--per-class", "0"], "must be >= 1"),
+    (evaluate, ["run", "--seed", "-1"], "must be >= 0"),
+    (explore, ["run", "--samples", "29"], "must be >= 30"),
+])
+def test_every_cli_checks_its_numbers_alike(cli, flags, complaint, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(flags)
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith(f"python -m gan_tutorials.{cli.__name__.split('.')[-1]}: error:")
+    assert complaint in error
+
+
 def test_batch_larger_than_dataset(tiny_data_dir, tmp_path, capsys):
     out = tmp_path / "run"
     with pytest.raises(SystemExit) as exit_info:
@@ -64,7 +81,7 @@ def test_resume_needs_a_run_of_the_same_kind(tiny_arrays, tmp_path):
     with pytest.raises(RunError, match="holds no run"):
         train(Config(out=str(foreign), resume=True, **TINY), arrays=tiny_arrays)
     out = tmp_path / "run"
-    train(Config(model="gan", out=str(out), epochs=1, **TINY), arrays=tiny_arrays)
+    train(Config(kind="gan", out=str(out), epochs=1, **TINY), arrays=tiny_arrays)
     with pytest.raises(RunError, match="settings differ.*--batch-size 32"):
         train(Config(out=str(out), resume=True, epochs=2, batch_size=16, steps_per_epoch=3,
                      quiet=True), arrays=tiny_arrays)
@@ -88,6 +105,19 @@ def test_divergence_stops_with_epoch_and_step(tiny_arrays, tmp_path):
         train(config, arrays=tiny_arrays)
     assert not (out / "checkpoint.npz").exists()  # nothing bad was saved
     assert runs.read_history(out / "history.csv") == []
+
+
+def test_diverged_epoch_leaves_no_preview_and_no_score(tiny_arrays, tmp_path):
+    """Weights checked before anything looks at them: no preview, no judge on NaN."""
+    out = tmp_path / "run"
+    hooked = []
+    # One step at lr 1e4 overflows G's Adam slots while both losses stay finite.
+    config = Config(out=str(out), epochs=2, learning_rate=1e4, batch_size=32,
+                    steps_per_epoch=1, quiet=True)
+    with pytest.raises(Diverged, match=r"epoch 1 \(non-finite values in g_optimizer\)"):
+        train(config, arrays=tiny_arrays, on_epoch=lambda *args: hooked.append(args))
+    assert hooked == []  # the --eval-every hook never saw the broken generator
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["epoch_000.png"]
 
 
 def test_divergence_keeps_the_last_good_checkpoint(tiny_arrays, tmp_path):
@@ -133,10 +163,10 @@ def test_corrupt_prepared_folder_is_prepared_again(tiny_pickle, tmp_path):
 # --- interruption: a real process, a real signal -----------------------------------
 
 def start_training(out, data_dir, extra=()):
-    # 400 steps make an epoch last seconds even on an idle machine, so the
-    # signal sent just after "epoch 2/4" always lands inside epoch 3.
+    # The line "epoch 2/4" is printed after epoch 2's checkpoint, right before
+    # epoch 3 starts; 60 steps (~1 s) give the signal ample time to land in it.
     cmd = [sys.executable, "-u", "-m", "gan_tutorials.train", "--epochs", "4",
-           "--batch-size", "16", "--steps-per-epoch", "400", "--out", str(out),
+           "--batch-size", "16", "--steps-per-epoch", "60", "--out", str(out),
            "--data-dir", str(data_dir), "--quiet", *extra]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -145,10 +175,9 @@ def start_training(out, data_dir, extra=()):
 def test_kill_mid_epoch_then_resume(sig, tiny_data_dir, tmp_path):
     out = tmp_path / "run"
     proc = start_training(out, tiny_data_dir)
-    for line in proc.stdout:  # wait until epoch 2 is done: epoch 3 is under way
+    for line in proc.stdout:  # epoch 2 is done: epoch 3 is under way
         if line.startswith("epoch 2/4"):
             break
-    time.sleep(0.3)
     proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr[-1500:]

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from gan_tutorials import models
-from gan_tutorials.steps import compile_models
+from gan_tutorials.config import Config
+from gan_tutorials.steps import build_models
 
 PARAMS = {  # the tutorial's models, counted from their layer shapes
     "create_generator": 1_486_352,
@@ -38,8 +39,8 @@ def test_names_and_shapes():
 
 @pytest.mark.parametrize("kind", ["gan", "cgan"])
 def test_create_gan_joins_the_same_models(kind):
-    g, d = models.create_models(kind)
-    gan = compile_models(g, d)
+    built = build_models(Config(kind=kind))
+    g, d, gan = built.generator, built.discriminator, built.gan
     assert gan.name == ("gan" if kind == "gan" else "conditional_gan")
     assert gan.count_params() == g.count_params() + d.count_params()  # shared, not copied
     assert models.is_conditional(gan) == (kind == "cgan")
@@ -48,3 +49,24 @@ def test_create_gan_joins_the_same_models(kind):
 def test_unknown_kind():
     with pytest.raises(ValueError, match="unknown model kind"):
         models.create_models("dcgan")
+
+
+def test_wrong_models_are_refused():
+    with pytest.raises(models.GeneratorError, match="discriminator"):
+        models.check_generator(models.create_conditional_discriminator())
+    with pytest.raises(models.GeneratorError, match="is an unconditional generator; expected a conditional"):
+        models.check_generator(models.create_generator(), need_conditional=True)
+    with pytest.raises(models.GeneratorError, match="is a conditional generator; expected an unconditional"):
+        models.check_generator(models.create_conditional_generator(), need_conditional=False)
+
+
+def test_load_generator_reads_a_run_folder_or_file(tmp_path):
+    generator = models.create_conditional_generator(noise_dim=7)
+    generator.save(tmp_path / "generator.keras")
+    loaded = models.load_generator(tmp_path, need_conditional=True)
+    assert loaded.inputs[0].shape[-1] == 7 and loaded.count_params() == generator.count_params()
+    (tmp_path / "junk.keras").write_bytes(b"not a zip")
+    with pytest.raises(models.GeneratorError, match="not a Keras model file"):
+        models.load_generator(tmp_path / "junk.keras")
+    with pytest.raises(models.GeneratorError, match="does not exist"):
+        models.load_generator(tmp_path / "missing")

@@ -1,4 +1,4 @@
-"""The companion notebook runs end to end with tiny settings."""
+"""The companion notebook runs end to end with tiny settings, and shows its figures."""
 
 import os
 
@@ -10,15 +10,22 @@ NOTEBOOK = os.path.join(os.path.dirname(__file__), "..", "notebooks", "tutorial.
 
 
 @pytest.mark.slow
-def test_notebook_executes(monkeypatch):
+def test_notebook_executes_and_shows_its_plots(monkeypatch):
     monkeypatch.setenv("GT_NB_STEPS", "3")
     monkeypatch.setenv("GT_NB_PER_CLASS", "20")
     monkeypatch.setenv("GT_NB_SAMPLES", "60")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    # The kernel's own default backend (inline), as a user has it: once the
+    # package switched it to Agg, plt.show() after train() showed nothing.
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(notebook, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": os.path.dirname(NOTEBOOK)}}).execute()
-    outputs = "".join(o.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
-                      for o in cell.get("outputs", []))
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    outputs = "".join(o.get("text", "") for cell in code for o in cell.get("outputs", []))
     assert "generator" in outputs and "1,486,352 parameters" in outputs
     assert "accuracy" in outputs and "thick_straight" in outputs
+    plotting = [cell for cell in code if "plt.show()" in cell.source]
+    assert len(plotting) == 2  # one right after train(), one in the latent-space section
+    for cell in plotting:
+        images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
+        assert images, f"no figure shown by the cell starting {cell.source[:60]!r}"

@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from gan_tutorials import config as config_module
+from gan_tutorials.config import Config
 from gan_tutorials.models import create_models
-from gan_tutorials.steps import (compile_models, draw, draw_for, fused_update, make_step,
-                                 plan_batch, train_discriminator, train_generator)
+from gan_tutorials.steps import (ENGINES, build_models, discriminator_batch, draw, fused_update,
+                                 make_step)
 
 N = 16  # a tiny batch: the semantics do not depend on its size
 
@@ -29,26 +31,44 @@ def tiny_batch(kind, seed=0):
     return tf.constant(images), tf.one_hot(rng.integers(0, 10, N), 10)
 
 
-def setup(kind, seed=0):
-    keras.utils.set_random_seed(seed)
-    g, d = create_models(kind)
-    return g, d, compile_models(g, d)
+def setup(kind, seed=0, **settings):
+    config = Config(kind=kind, seed=seed, **settings)
+    return config, build_models(config)
 
 
+def test_one_engine_list():
+    assert tuple(ENGINES) == config_module.ENGINES
+
+
+@pytest.mark.parametrize("engine", ["tutorial", "train_on_batch"])
 @pytest.mark.parametrize("kind", ["gan", "cgan"])
-def test_each_half_step_moves_only_its_model(kind):
-    g, d, gan = setup(kind)
+def test_each_half_step_moves_only_its_model(kind, engine):
+    """Watch the engine's own train_on_batch calls: D's moves only D, the GAN's only G."""
+    config, models = setup(kind, engine=engine)
+    g, d = models.generator, models.discriminator
+    seen = []
+
+    def watch(name, call):
+        def watched(*args, **kwargs):
+            g0, d0 = snapshot(g), snapshot(d)
+            loss = call(*args, **kwargs)  # the real Keras call
+            seen.append((name, moved(g0, g), moved(d0, d)))
+            return loss
+        return watched
+
+    d.train_on_batch = watch("d", d.train_on_batch)
+    models.gan.train_on_batch = watch("gan", models.gan.train_on_batch)
+    step = make_step(config, models)
     for i in range(3):  # several steps: the toggle must keep working, not just once
-        batch = tiny_batch(kind, i)
-        d_x, d_y, g_x, g_y = plan_batch(g, batch, draw_for(batch, 100))
-        g0, d0 = snapshot(g), snapshot(d)
-        train_discriminator(d, d_x, d_y)
-        assert all(moved(d0, d)), f"step {i}: the D update left some D weights unchanged"
-        assert not any(moved(g0, g)), f"step {i}: the D update changed G"
-        g0, d0 = snapshot(g), snapshot(d)
-        train_generator(d, gan, g_x, g_y)
-        assert all(moved(g0, g)), f"step {i}: the G update left some G weights unchanged"
-        assert not any(moved(d0, d)), f"step {i}: the G update changed D"
+        step([tiny_batch(kind, i)])
+    assert [name for name, _, _ in seen] == ["d", "gan"] * 3
+    for i, (name, g_moved, d_moved) in enumerate(seen):
+        if name == "d":
+            assert all(d_moved), f"call {i}: the D update left some D weights unchanged"
+            assert not any(g_moved), f"call {i}: the D update changed G"
+        else:
+            assert all(g_moved), f"call {i}: the G update left some G weights unchanged"
+            assert not any(d_moved), f"call {i}: the G update changed D"
 
 
 def test_tutorial_compile_trick_freezes_d_under_keras3():
@@ -60,7 +80,8 @@ def test_tutorial_compile_trick_freezes_d_under_keras3():
     gan = keras.Model(g.inputs, d(g(g.inputs)))
     gan.compile(optimizer="adam", loss="binary_crossentropy")
     batch = tiny_batch("gan")
-    d_x, d_y, _, _ = plan_batch(g, batch, draw_for(batch, 100))
+    draws = draw(Config(), N, tf.random.Generator.from_seed(0))
+    d_x, d_y = discriminator_batch(batch, None, g(draws.noise), None), draws.d_targets
     d0 = snapshot(d)
     with pytest.warns(UserWarning, match="trainable weights"):
         d.train_on_batch(d_x, d_y)
@@ -71,41 +92,47 @@ def test_tutorial_compile_trick_freezes_d_under_keras3():
 def test_fused_update_equals_train_on_batch(kind):
     """Same draws, same start: one fused update lands where train_on_batch does."""
     batch = tiny_batch(kind)
-    draws = draw_for(batch, 100, rng=tf.random.Generator.from_seed(7))
     results = []
     for engine in ["train_on_batch", "fused"]:
-        g, d, gan = setup(kind, seed=3)
-        if engine == "fused":
-            losses = tf.function(fused_update(g, d, gan), jit_compile=True)(batch, draws)
+        config, models = setup(kind, seed=3, engine=engine)
+        if engine == "fused":  # the draws the train_on_batch engine makes from the same state
+            draws = draw(config, N, tf.random.Generator.from_seed(config.seed))
+            losses = tf.function(fused_update(models), jit_compile=True)(batch, draws)
         else:
-            d_x, d_y, g_x, g_y = plan_batch(g, batch, draws)
-            losses = (train_discriminator(d, d_x, d_y), train_generator(d, gan, g_x, g_y))
-        results.append((np.array(losses, dtype=float), snapshot(g), snapshot(d)))
+            losses = make_step(config, models)([batch])[0]
+        results.append((np.array(losses, dtype=float), snapshot(models.generator),
+                        snapshot(models.discriminator)))
     (l1, g1, d1), (l2, g2, d2) = results
     np.testing.assert_allclose(l1, l2, rtol=1e-4)
     for a, b in zip(g1 + d1, g2 + d2):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-@pytest.mark.parametrize("engine", ["train_on_batch", "fused"])
+@pytest.mark.parametrize("engine", ["tutorial", "train_on_batch", "fused"])
 def test_no_retracing_per_step(engine):
-    g, d, gan = setup("cgan")
+    """Each engine traces its functions once, then reuses them every step."""
+    config, models = setup("cgan", engine=engine, steps_per_call=2)
     traces = {"d": 0, "gan": 0}
-    for name, model in (("d", d), ("gan", gan)):  # count Python calls = traces
-        original = model.train_step
+    for name, model in (("d", models.discriminator), ("gan", models.gan)):
+        original = model.train_step  # Keras calls it once per trace of a train function
         def counting(data, name=name, original=original):
             traces[name] += 1
             return original(data)
         model.train_step = counting
-    step = make_step(engine, g, d, gan, steps_per_call=2)
+    step = make_step(config, models)
+    ours = lambda: [f.experimental_get_tracing_count() for f in step.traced]
     block = lambda i: [tiny_batch("cgan", i + j) for j in range(step.block)]
     for _ in range(2):
         step(block(0))
-    after_two = (dict(traces), step.plan.experimental_get_tracing_count())
+    after_two = (dict(traces), ours())
     for i in range(6):
         step(block(i))
-    assert (traces, step.plan.experimental_get_tracing_count()) == after_two
-    assert after_two[1] == 1
+    assert (traces, ours()) == after_two
+    # What each engine traces: the fused one never uses Keras's train functions.
+    expected = {"tutorial": ({"d": 1, "gan": 1}, []),
+                "train_on_batch": ({"d": 1, "gan": 1}, [1]),
+                "fused": ({"d": 0, "gan": 0}, [1, 1])}[engine]
+    assert after_two == expected
 
 
 @pytest.mark.parametrize("kind", ["gan", "cgan"])
@@ -114,12 +141,11 @@ def test_engines_agree_from_the_same_seed(kind):
     batches = [tiny_batch(kind, i) for i in range(3)]
     results = {}
     for engine in ["train_on_batch", "fused"]:
-        g, d, gan = setup(kind, seed=3)
-        step = make_step(engine, g, d, gan, rng=tf.random.Generator.from_seed(7),
-                         steps_per_call=3)
+        config, models = setup(kind, seed=3, engine=engine, steps_per_call=3)
+        step = make_step(config, models)
         losses = np.concatenate([step(batches[i:i + step.block])
                                  for i in range(0, 3, step.block)])
-        results[engine] = (losses, snapshot(g) + snapshot(d))
+        results[engine] = (losses, snapshot(models.generator) + snapshot(models.discriminator))
     (l1, w1), (l2, w2) = results.values()
     assert l1.shape == l2.shape == (3, 2)
     np.testing.assert_allclose(l1, l2, rtol=1e-4)
@@ -132,15 +158,15 @@ def test_engines_agree_from_the_same_seed(kind):
 
 def test_draws_follow_the_tutorial():
     rng = tf.random.Generator.from_seed(0)
-    uniform = draw(5000, 100, True, "uniform", rng)
-    notebook = draw(5000, 100, True, "notebook", rng)
-    assert set(np.argmax(uniform["labels"], 1)) == set(range(10))
-    assert set(np.argmax(notebook["labels"], 1)) == set(range(9))  # maxval=9: never a 9
-    d_targets = uniform["d_targets"].numpy()
+    uniform = draw(Config(kind="cgan"), 5000, rng)
+    notebook = draw(Config(kind="cgan", label_sampling="notebook"), 5000, rng)
+    assert set(np.argmax(uniform.labels, 1)) == set(range(10))
+    assert set(np.argmax(notebook.labels, 1)) == set(range(9))  # maxval=9: never a 9
+    d_targets = uniform.d_targets.numpy()
     assert d_targets.shape == (10000, 1)
     assert d_targets[:5000].min() >= 0.9 and d_targets[5000:].max() <= 0.1  # soft labels
-    assert uniform["g_targets"].numpy().min() >= 0.9
-    assert uniform["g_noise"] is uniform["noise"]  # the cgan reuses D's noise for G
-    dense = draw(64, 100, False, rng=rng)
-    assert "labels" not in dense
-    assert not np.allclose(dense["g_noise"], dense["noise"])  # the dense GAN draws afresh
+    assert uniform.g_targets.numpy().min() >= 0.9
+    assert uniform.g_noise is uniform.noise  # the cgan reuses D's noise for G
+    dense = draw(Config(kind="gan", noise_dim=7), 64, rng)
+    assert dense.labels is None and dense.noise.shape == (64, 7)  # noise_dim from the config
+    assert not np.allclose(dense.g_noise, dense.noise)  # the dense GAN draws afresh

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import imageio.v3 as iio
 import keras
@@ -10,19 +11,21 @@ import pytest
 
 from gan_tutorials import runs
 from gan_tutorials.config import Config
-from gan_tutorials.train import RunError, train
+from gan_tutorials.train import RunError, parse_config, train
 
 TINY = dict(epochs=2, batch_size=32, steps_per_epoch=3)
+REFERENCE = Path(__file__).parent.parent / "outputs" / "reference"
+DISCRIMINATOR_PARAMS = {"gan": 1_460_225, "cgan": 1_494_273}
 
 
 @pytest.mark.parametrize("kind", ["gan", "cgan"])
 def test_smoke_run_writes_every_file(kind, tiny_arrays, tmp_path):
     out = tmp_path / kind
-    history = train(Config(model=kind, out=str(out), quiet=True, **TINY), arrays=tiny_arrays)
+    history = train(Config(kind=kind, out=str(out), quiet=True, **TINY), arrays=tiny_arrays)
     assert [r["epoch"] for r in history] == [1, 2]
     assert runs.read_history(out / "history.csv") == history
     assert all(r["steps"] == 3 and r["d_loss"] > 0 and r["g_loss"] > 0 for r in history)
-    assert runs.read_json(out / "config.json")["config"]["model"] == kind
+    assert runs.read_json(out / "config.json")["config"]["kind"] == kind
     frames = [iio.imread(runs.sample_path(out, e)) for e in range(3)]
     assert not np.array_equal(frames[0], frames[2])  # training changed the preview
     assert iio.imread(out / "progress.gif").shape[0] >= 3  # frames, last one held
@@ -33,17 +36,17 @@ def test_smoke_run_writes_every_file(kind, tiny_arrays, tmp_path):
     images = generator(inputs)
     images = images[0] if kind == "cgan" else images
     assert images.shape == (2, 28, 28, 1)
-    assert discriminator.count_params() in (1_460_225, 1_494_273)
+    assert discriminator.count_params() == DISCRIMINATOR_PARAMS[kind]
     assert (out / "losses.png").stat().st_size > 0
 
 
 def test_resume_continues_instead_of_restarting(tiny_arrays, tmp_path):
     out = str(tmp_path / "run")
-    first = train(Config(model="cgan", out=out, quiet=True, **TINY), arrays=tiny_arrays)
+    first = train(Config(kind="cgan", out=out, quiet=True, **TINY), arrays=tiny_arrays)
     epoch, saved = runs.load_checkpoint(tmp_path / "run" / "checkpoint.npz")
     assert epoch == 2 and int(saved["d_optimizer"][0]) == 6  # Adam's step counter: 2 x 3
     more = dict(TINY, epochs=4)
-    history = train(Config(model="cgan", out=out, quiet=True, resume=True, **more),
+    history = train(Config(kind="cgan", out=out, quiet=True, resume=True, **more),
                     arrays=tiny_arrays)
     assert [r["epoch"] for r in history] == [1, 2, 3, 4]
     assert history[:2] == first  # the first epochs' rows are kept, not redone
@@ -60,34 +63,84 @@ def test_existing_run_needs_resume_or_overwrite(tiny_arrays, tmp_path):
         train(Config(out=out, quiet=True, **TINY), arrays=tiny_arrays)
     history = train(Config(out=out, quiet=True, overwrite=True, **TINY), arrays=tiny_arrays)
     assert len(history) == 2
-    with pytest.raises(RunError, match="'gan' run"):
-        train(Config(model="cgan", out=out, resume=True, quiet=True, **TINY), arrays=tiny_arrays)
+    with pytest.raises(RunError, match="'gan' run.*--kind gan"):
+        train(Config(kind="cgan", out=out, resume=True, quiet=True, **TINY), arrays=tiny_arrays)
 
+
+def test_overwrite_leaves_no_stale_results(tiny_arrays, tmp_path):
+    """--overwrite removes what evaluate and explore wrote for the old generator too."""
+    out = tmp_path / "run"
+    train(Config(out=str(out), quiet=True, **dict(TINY, epochs=3)), arrays=tiny_arrays)
+    stale = ["metrics.json", "quality.png", "eval/samples.png", "explore/explore.json",
+             "samples/epoch_003.png"]
+    for name in stale[:4]:
+        (out / name).parent.mkdir(exist_ok=True)
+        (out / name).write_text("the old generator's")
+    train(Config(out=str(out), quiet=True, overwrite=True, **dict(TINY, epochs=1)),
+          arrays=tiny_arrays)
+    assert not [name for name in stale if (out / name).exists()]
+    assert runs.read_history(out / "history.csv")[-1]["epoch"] == 1
 
 def test_cli_trains_from_a_prepared_tfds_dir(tiny_data_dir, tmp_path):
     out = tmp_path / "cli"
-    result = subprocess.run(
+    result = subprocess.run(  # --model: the older name of --kind, kept for users
         [sys.executable, "-m", "gan_tutorials.train", "--model", "cgan", "--epochs", "1",
          "--steps-per-epoch", "2", "--batch-size", "16", "--out", str(out),
          "--data-dir", str(tiny_data_dir), "--quiet"],
         capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "epoch 1/1" in result.stdout
+    # TensorFlow's C++ start-up lines (oneDNN, CUDA stubs, XLA) are quieted.
+    assert "I0000" not in result.stderr and "E0000" not in result.stderr, result.stderr[:1500]
     saved = runs.read_json(out / "config.json")
     assert saved["config"]["data_dir"] == str(tiny_data_dir)
-    assert "--model" in saved["argv"]
+    assert saved["config"]["kind"] == "cgan" and "--model" in saved["argv"]
+
+
+def test_config_flag_starts_from_a_saved_run(tmp_path, capsys):
+    """--config takes a saved run's settings (older "model" naming too); flags override."""
+    saved = REFERENCE / "cgan-notebook-labels" / "config.json"
+    _, config = parse_config(["--config", str(saved), "--epochs", "3", "--seed", "7"])
+    assert (config.kind, config.label_sampling, config.eval_every) == ("cgan", "notebook", 5)
+    assert (config.epochs, config.seed, config.batch_size) == (3, 7, 128)
+    assert config.out is None and not config.quiet  # where that run went is not taken
+    bad = tmp_path / "config.json"
+    bad.write_text('{"config": {"kind": "dcgan"}}')
+    with pytest.raises(SystemExit) as exit_info:
+        parse_config(["--config", str(bad)])
+    assert exit_info.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("engine", ["train_on_batch", "fused"])
+def test_resume_is_exact(engine, tiny_arrays, tmp_path):
+    """Stopped after any epoch and resumed, a run has the history of one never stopped."""
+    # 3 steps per epoch in one fused call; stopped after epoch 1, resumed to 3.
+    settings = dict(TINY, kind="cgan", quiet=True, engine=engine, steps_per_call=3, epochs=3)
+    whole = train(Config(out=str(tmp_path / "whole"), **settings), arrays=tiny_arrays)
+    out = str(tmp_path / "parts")
+    train(Config(out=out, **dict(settings, epochs=1)), arrays=tiny_arrays)
+    parts = train(Config(out=out, resume=True, **settings), arrays=tiny_arrays)
+    for a, b in zip(whole, parts, strict=True):
+        assert a["epoch"] == b["epoch"]
+        assert a["d_loss"] == pytest.approx(b["d_loss"], abs=1e-6)
+        assert a["g_loss"] == pytest.approx(b["g_loss"], abs=1e-6)
+    for name in ("generator", "discriminator", "g_optimizer"):
+        saved = [runs.load_checkpoint(tmp_path / f / "checkpoint.npz")[1][name]
+                 for f in ("whole", "parts")]
+        for a, b in zip(*saved):
+            np.testing.assert_allclose(a, b, atol=1e-6)
 
 
 def test_fused_engine_matches_and_resumes_across_engines(tiny_arrays, tmp_path):
     """Same seed, same losses from either engine; a run may switch engine on resume."""
-    base = train(Config(model="cgan", out=str(tmp_path / "a"), quiet=True, **TINY),
+    base = train(Config(kind="cgan", out=str(tmp_path / "a"), quiet=True, **TINY),
                  arrays=tiny_arrays)
     out = str(tmp_path / "b")  # 3 steps in calls of 2: a full and a partial call
     fused = dict(TINY, epochs=1, engine="fused", steps_per_call=2)
-    first = train(Config(model="cgan", out=out, quiet=True, **fused), arrays=tiny_arrays)
+    first = train(Config(kind="cgan", out=out, quiet=True, **fused), arrays=tiny_arrays)
     for key in ("d_loss", "g_loss"):
         assert first[0][key] == pytest.approx(base[0][key], rel=1e-4)
-    history = train(Config(model="cgan", out=out, quiet=True, resume=True, **TINY),
+    history = train(Config(kind="cgan", out=out, quiet=True, resume=True, **TINY),
                     arrays=tiny_arrays)  # back on the default train_on_batch engine
     assert [r["epoch"] for r in history] == [1, 2] and history[0] == first[0]
     epoch, saved = runs.load_checkpoint(tmp_path / "b" / "checkpoint.npz")

@@ -1,11 +1,18 @@
 """gan_tutorials: the "Demystifying GANs" tutorial (Keras + TensorFlow, MNIST), reproduced.
 
 The modules follow the tutorial's story:
-    data      step 0: MNIST via tfds, offline when needed, scaled to [-1, 1]
-    models    steps 1 and 3: dense and one-hot conditional G, D and combined GAN
-    steps     step 2: one alternating D / G update (tutorial, train_on_batch, fused)
-    train     steps 2 and 3: the epoch loop, previews, checkpoints, the run folder
-    evaluate  beyond the tutorial: an MNIST classifier judges every claim
+    config    the one training config: the tutorial's hyperparameters, as flags
+    data      step 0: MNIST via tfds, offline when needed, scaled to [-1, 1]; its
+              shape and classes (`MNIST`); each epoch's batches from (seed, epoch)
+    models    steps 1 and 3: dense and one-hot conditional G, D and combined GAN;
+              loading a trained generator back
+    steps     step 2: one batch's alternating D / G update (tutorial,
+              train_on_batch, fused)
+    train     steps 2 and 3: the epoch loop, previews, checkpoints
+    runs      the run folder: its layout, --resume / --overwrite, checkpoints
+    figures   drawing and saving: grids, GIFs, curves
+    judge     beyond the tutorial: the MNIST classifier that reads generated digits
+    evaluate  beyond the tutorial: a generator's scores from the judge
     explore   step 4: latent-space grid, style averages, scaling, arithmetic
     bench     beyond the tutorial: speed of each engine against the machine
 """

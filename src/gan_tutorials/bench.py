@@ -15,23 +15,30 @@ The ceiling is measured, not assumed: the very matmuls one step performs
 (forward, weight-gradient and input-gradient products, counted from the layer
 shapes) are run back to back in one compiled function, and their FLOPs over
 its median time is this machine's float32 matmul rate at these sizes. Each
-engine's share is (FLOPs per step / its time) / that rate.
+engine's share is (FLOPs per step / its time) / that rate. The physical limit
+is printed beside it: cores x 2 FMA units x float32 lanes x 2 FLOP x clock,
+read from /proc/cpuinfo.
 """
+
+if __name__ == "__main__":  # a CLI run: quiet TensorFlow's start-up lines before it loads
+    from gan_tutorials.config import quiet_tensorflow
+    quiet_tensorflow()
 
 import argparse
 import json
+import os
 import statistics
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from gan_tutorials.config import Config
+from gan_tutorials.config import ENGINES, Config, bounded
+from gan_tutorials.data import MNIST
 from gan_tutorials.models import create_models
-from gan_tutorials.steps import compile_models, make_step
-
-ENGINE_ORDER = ("tutorial", "train_on_batch", "fused")
+from gan_tutorials.steps import build_models, make_step
 
 
 def dense_shapes(model):
@@ -40,7 +47,7 @@ def dense_shapes(model):
             if isinstance(layer, keras.layers.Dense)]
 
 
-def step_matmuls(kind, batch_size=128, noise_dim=100):
+def step_matmuls(kind, batch_size=Config.batch_size, noise_dim=Config.noise_dim):
     """Every matmul of one tutorial step as (m, k, n) triples: C(m,n) = A(m,k) B(k,n).
 
     Sampling: G forward on B. D step: D forward, weight and input gradients on
@@ -83,35 +90,29 @@ def matmul_rate(matmuls, repeats=30):
     return flops_of(matmuls) / statistics.median(times) / 1e9
 
 
-def random_batches(kind, batch_size=128, count=8, seed=0):
+def random_batches(kind, batch_size=Config.batch_size, count=8, seed=0):
     """A few in-memory batches shaped like the tutorial's pipeline output."""
     rng = np.random.default_rng(seed)
     batches = []
     for _ in range(count):
-        images = tf.constant(rng.uniform(-1, 1, (batch_size, 28, 28, 1)).astype(np.float32))
-        labels = tf.one_hot(rng.integers(0, 10, batch_size), 10)
-        batches.append(images if kind == "gan" else (images, labels))
+        images = rng.uniform(-1, 1, (batch_size, *MNIST.image_shape)).astype(np.float32)
+        labels = tf.one_hot(rng.integers(0, MNIST.num_classes, batch_size), MNIST.num_classes)
+        batches.append(tf.constant(images) if kind == "gan" else (tf.constant(images), labels))
     return batches
 
 
-def make_engines(kind, engines=ENGINE_ORDER, steps_per_call=Config.steps_per_call):
+def make_engines(kind, engines=ENGINES, steps_per_call=Config.steps_per_call):
     """One freshly built, compiled model set and step function per engine."""
     steps = {}
     for engine in engines:
-        keras.utils.set_random_seed(1234)
-        generator, discriminator = create_models(kind)
-        gan = compile_models(generator, discriminator, jit_compile=engine != "tutorial")
-        # The tutorial's loop uses tf's global random ops, as written; the
-        # package's engines draw from a seeded generator (the same cost).
-        rng = None if engine == "tutorial" else tf.random.Generator.from_seed(1234)
-        steps[engine] = make_step(engine, generator, discriminator, gan, rng=rng,
-                                  steps_per_call=steps_per_call)
+        config = Config(kind=kind, engine=engine, steps_per_call=steps_per_call)
+        steps[engine] = make_step(config, build_models(config))
     return steps
 
 
 def time_steps(step, batches, n):
-    """Wall-clock ms per step over at least n steps, in whole calls of `step.block`."""
-    calls = -(-n // step.block)  # a partial call would compile another program
+    """Wall-clock ms per step over at least n >= 1 steps, in whole calls of `step.block`."""
+    calls = max(1, -(-n // step.block))  # a partial call would compile another program
     start = time.perf_counter()
     for c in range(calls):
         step([batches[(c * step.block + i) % len(batches)] for i in range(step.block)])
@@ -123,7 +124,8 @@ def bench_model(kind, steps=60, repeats=5, warmup=5, steps_per_call=Config.steps
     batches = random_batches(kind)
     engines = make_engines(kind, steps_per_call=steps_per_call)
     for step in engines.values():
-        time_steps(step, batches, warmup)  # tracing, XLA compilation, allocator warm-up
+        if warmup:
+            time_steps(step, batches, warmup)  # tracing, XLA compilation, allocator warm-up
     samples = {name: [] for name in engines}
     for _ in range(repeats):
         for name, step in engines.items():  # interleaved
@@ -136,22 +138,51 @@ def bench_model(kind, steps=60, repeats=5, warmup=5, steps_per_call=Config.steps
             "gflop_per_step": flops / 1e9, "matmul_gflops": rate, "ms_per_step": ms,
             "samples_ms": samples,
             "speedup": {name: ms["tutorial"] / ms[name] for name in ms},
-            "share_of_matmul_rate": {name: flops / (ms[name] / 1000) / 1e9 / rate for name in ms}}
+            "share_of_matmul_rate": {name: flops / (ms[name] / 1000) / 1e9 / rate for name in ms},
+            "cpu": cpu_peak()}
+
+
+def cpu_peak(cpuinfo="/proc/cpuinfo"):
+    """This machine's float32 arithmetic peak, from /proc/cpuinfo (None where unreadable).
+
+    cores x 2 FMA units x float32 lanes x 2 FLOP (multiply + add) x clock.
+    Lanes: 16 with AVX-512, 8 with AVX2. AMD's Zen 4 (family 25) runs AVX-512
+    as two 256-bit halves, so it counts as 8. The clock is the nominal one
+    cpuinfo reports; turbo or throttling moves the true peak.
+    """
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return None
+    first = dict(line.split(":", 1) for line in text.split("\n\n")[0].splitlines() if ":" in line)
+    first = {k.strip(): v.strip() for k, v in first.items()}
+    flags = set(first.get("flags", "").split())
+    lanes = 16 if "avx512f" in flags else 8 if "avx2" in flags else 4
+    if first.get("vendor_id") == "AuthenticAMD" and first.get("cpu family") == "25":
+        lanes = min(lanes, 8)
+    cores, ghz = len(os.sched_getaffinity(0)), float(first.get("cpu MHz", "nan")) / 1000
+    return {"model": first.get("model name"), "cores": cores, "ghz": ghz, "fp32_lanes": lanes,
+            "fma": "fma" in flags, "peak_gflops": cores * 2 * lanes * 2 * ghz}
 
 
 def format_table(results):
     """A plain-text table of bench results, one row per model and engine."""
-    lines = ["| model | engine | ms/step | speed-up vs tutorial | GFLOP/s | share of matmul rate |",
-             "| --- | --- | ---: | ---: | ---: | ---: |"]
+    lines = ["| model | engine | ms/step | speed-up vs tutorial | GFLOP/s | share of matmul rate "
+             "| share of peak |", "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     for r in results:
-        for name in ENGINE_ORDER:
+        peak = (r["cpu"] or {}).get("peak_gflops", float("nan"))
+        for name in ENGINES:
             gflops = r["gflop_per_step"] / (r["ms_per_step"][name] / 1000)
             lines.append(f"| {r['model']} | {name} | {r['ms_per_step'][name]:.1f} | "
                          f"{r['speedup'][name]:.2f}x | {gflops:.0f} | "
-                         f"{100 * r['share_of_matmul_rate'][name]:.0f}% |")
+                         f"{100 * r['share_of_matmul_rate'][name]:.0f}% | {100 * gflops / peak:.0f}% |")
     notes = [f"{r['model']}: {r['gflop_per_step']:.2f} GFLOP/step, matmul rate at these shapes "
              f"{r['matmul_gflops']:.0f} GFLOP/s, fused engine {r['steps_per_call']} steps per call"
              for r in results]
+    cpu = results[0]["cpu"] if results else None
+    if cpu:
+        notes.append(f"peak: {cpu['model']}, {cpu['cores']} cores x 2 FMA x {cpu['fp32_lanes']} "
+                     f"float32 lanes x 2 FLOP x {cpu['ghz']:.2f} GHz = {cpu['peak_gflops']:.0f} GFLOP/s")
     return "\n".join(lines + [""] + notes)
 
 
@@ -161,16 +192,16 @@ def main(argv=None):
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--model", choices=("gan", "cgan", "both"), default="both",
                         help="which tutorial model to time (default: both)")
-    parser.add_argument("--steps", type=int, default=60, help="steps per timed repeat")
-    parser.add_argument("--repeats", type=int, default=5, help="interleaved repeats per engine")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed steps per engine first")
-    parser.add_argument("--steps-per-call", type=int, default=Config.steps_per_call,
+    parser.add_argument("--steps", type=bounded(int, 1), default=60,
+                        help="steps per timed repeat")
+    parser.add_argument("--repeats", type=bounded(int, 1), default=5,
+                        help="interleaved repeats per engine")
+    parser.add_argument("--warmup", type=bounded(int, 0), default=5,
+                        help="untimed steps per engine first (0: none)")
+    parser.add_argument("--steps-per-call", type=bounded(int, 1), default=Config.steps_per_call,
                         help="fused engine: batches per compiled call (as in train)")
     parser.add_argument("--json", default=None, help="also write the results to this file")
     args = parser.parse_args(argv)
-    for name in ("steps", "repeats", "steps_per_call"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1")
     kinds = ("gan", "cgan") if args.model == "both" else (args.model,)
     results = [bench_model(k, args.steps, args.repeats, args.warmup, args.steps_per_call)
                for k in kinds]

@@ -2,17 +2,20 @@
 
 `python -m gan_tutorials.train` exposes every field as a flag of the same name
 (`batch_size` -> `--batch-size`); choices and ranges are checked by argparse,
-so a bad value ends in a one-line usage error and exit status 2.
+so a bad value ends in a one-line usage error and exit status 2. The other
+CLIs check their numbers with the same `bounded` types.
 """
 
 import argparse
 import dataclasses
+import os
 import types
 import typing
 from dataclasses import dataclass, field
 
-MODELS = ("gan", "cgan")
-ENGINES = ("train_on_batch", "fused")
+KINDS = ("gan", "cgan")
+# The one list of engines (see `steps`); bench times them in this order.
+ENGINES = ("tutorial", "train_on_batch", "fused")
 LABEL_SAMPLINGS = ("uniform", "notebook")
 
 
@@ -20,7 +23,8 @@ LABEL_SAMPLINGS = ("uniform", "notebook")
 class Config:
     """Every setting of a training run; defaults are the tutorial's."""
 
-    model: str = field(default="gan", metadata={"choices": MODELS,
+    # "kind", not "model": elsewhere a model is a Keras model. --model stays as an alias.
+    kind: str = field(default="gan", metadata={"choices": KINDS, "aliases": ("--model",),
         "help": "gan: the dense GAN (step 1); cgan: the one-hot conditional GAN (step 3)"})
     epochs: int = field(default=100, metadata={"min": 1,
         "help": "passes over MNIST; the tutorial trains for 100"})
@@ -28,7 +32,7 @@ class Config:
         "help": "real images per step (D sees as many fakes again), as in the tutorial"})
     noise_dim: int = field(default=100, metadata={"min": 1,
         "help": "length of the generator's noise vector"})
-    seed: int = field(default=1234, metadata={
+    seed: int = field(default=1234, metadata={"min": 0,
         "help": "keras.utils.set_random_seed value; the tutorial uses 1234"})
     learning_rate: float = field(default=1e-4, metadata={"min": 0.0,
         "help": "Adam step size for both D and the GAN, as in the tutorial"})
@@ -39,7 +43,8 @@ class Config:
     label_sampling: str = field(default="uniform", metadata={"choices": LABEL_SAMPLINGS,
         "help": "cgan fake labels: uniform over 0-9, or notebook (maxval=9, never 9)"})
     engine: str = field(default="train_on_batch", metadata={"choices": ENGINES,
-        "help": "train_on_batch: the tutorial's loop; fused: both updates in one XLA program"})
+        "help": "tutorial: the loop as written (predict per batch); train_on_batch: the same "
+                "loop with compiled draws; fused: both updates in one XLA program"})
     # Each XLA call costs ~2 ms/step beyond the math (launch, parameter copies,
     # a cold start, an unoverlapped tail); 12 steps per call took the dense
     # GAN from ~26.7 to ~24.1 ms/step (timed in one process, interleaved) for
@@ -49,7 +54,7 @@ class Config:
     eval_every: int = field(default=0, metadata={"min": 0,
         "help": "score the generator with the MNIST judge every K epochs (0: never)"})
     out: str | None = field(default=None, metadata={
-        "help": "run folder; default outputs/<model>"})
+        "help": "run folder; default outputs/<kind>"})
     data_dir: str | None = field(default=None, metadata={
         "help": "TFDS data dir; default $TFDS_DATA_DIR or ~/tensorflow_datasets"})
     resume: bool = field(default=False, metadata={
@@ -61,8 +66,13 @@ class Config:
 
     @property
     def run_dir(self):
-        """The run folder: --out, or outputs/<model>."""
-        return self.out or f"outputs/{self.model}"
+        """The run folder: --out, or outputs/<kind>."""
+        return self.out or f"outputs/{self.kind}"
+
+    @property
+    def conditional(self):
+        """True for the one-hot conditional GAN."""
+        return self.kind == "cgan"
 
 
 # Fields that only steer a run, not what it learns: a resume may change them.
@@ -71,13 +81,17 @@ RUN_CONTROL = ("out", "data_dir", "resume", "overwrite", "quiet", "epochs", "eva
                "engine", "steps_per_call")
 
 
-def _bounded(kind, low):
-    """An argparse type that parses `kind` and rejects values below `low`."""
+# Names a field had in older run folders' config.json, and its name now.
+RENAMED = {"model": "kind"}
+
+
+def bounded(type_, low=None):
+    """An argparse type that parses `type_` (int or float) and rejects values below `low`."""
     def parse(text):
         try:
-            value = kind(text)
+            value = type_(text)
         except ValueError:
-            noun = {int: "an integer", float: "a number"}[kind]
+            noun = {int: "an integer", float: "a number"}[type_]
             raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}")
         if low is not None and value < low:
             raise argparse.ArgumentTypeError(f"must be >= {low}, got {text}")
@@ -95,16 +109,44 @@ def _base_type(annotation):
 def add_config_flags(parser, cls=Config):
     """Add one flag per dataclass field, named after the field."""
     for f in dataclasses.fields(cls):
-        flag, meta, kind = "--" + f.name.replace("_", "-"), f.metadata, _base_type(f.type)
-        if kind is bool:
-            parser.add_argument(flag, action="store_true", help=meta.get("help"))
+        meta, type_ = f.metadata, _base_type(f.type)
+        flags = ("--" + f.name.replace("_", "-"), *meta.get("aliases", ()))
+        if type_ is bool:
+            parser.add_argument(*flags, dest=f.name, action="store_true", help=meta.get("help"))
             continue
-        parse = kind if kind is str else _bounded(kind, meta.get("min"))
-        parser.add_argument(flag, type=parse, choices=meta.get("choices"), default=f.default,
-                            help=f"{meta.get('help')} (default: {f.default})")
+        parse = type_ if type_ is str else bounded(type_, meta.get("min"))
+        parser.add_argument(*flags, dest=f.name, type=parse, choices=meta.get("choices"),
+                            default=f.default, help=f"{meta.get('help')} (default: {f.default})")
     return parser
 
 
 def config_from_args(args, cls=Config):
     """Build a config from a parsed argparse namespace."""
     return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+
+
+def upgrade(saved):
+    """A saved config dict with fields renamed since it was written (model -> kind)."""
+    return {RENAMED.get(k, k): v for k, v in saved.items()}
+
+
+def quiet_tensorflow():
+    """For a CLI: load TensorFlow without its C++ start-up lines, unless the user chose a level.
+
+    TF_CPP_MIN_LOG_LEVEL=3 hides TensorFlow's C++ INFO to ERROR lines (on a
+    CPU machine an E-level "failed call to cuInit" reads like a failure), but
+    a few lines print before TensorFlow reads it, so stderr is muted while
+    TensorFlow loads. A failed import still raises, after stderr is back.
+    """
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        import tensorflow  # noqa: F401  (the C++ libraries load here)
+        import tensorflow_datasets  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)

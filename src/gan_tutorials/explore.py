@@ -12,6 +12,10 @@ them. Here every "by eye" is a number:
 Everything lands in RUN_DIR/explore/, with the numbers in explore.json.
 """
 
+if __name__ == "__main__":  # a CLI run: quiet TensorFlow's start-up lines before it loads
+    from gan_tutorials.config import quiet_tensorflow
+    quiet_tensorflow()
+
 import argparse
 import time
 from pathlib import Path
@@ -19,7 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from gan_tutorials import figures, runs
-from gan_tutorials.models import NUM_CLASSES, image_of
+from gan_tutorials.config import bounded
+from gan_tutorials.data import MNIST
+from gan_tutorials.models import GeneratorError, image_of, load_generator
+
+IMAGE = MNIST.image_shape  # (28, 28, 1)
+ROWS, COLS = IMAGE[:2]
+CLASSES = MNIST.num_classes
 
 CATEGORIES = ("thick_straight", "thick_slanted", "thin_straight", "thin_slanted")
 TUTORIAL_DIGITS = (1, 4, 8)  # the digits the tutorial's figures show
@@ -31,13 +41,13 @@ SCALARS = np.linspace(2.0, -2.0, 50)  # the tutorial scales from 2 to -2
 def ink(images):
     """Ink intensity in [0, 1] from images in [-1, 1]: (n, 28, 28)."""
     images = np.asarray(images, np.float64)
-    return np.clip((images.reshape(len(images), 28, 28) + 1.0) / 2.0, 0.0, 1.0)
+    return np.clip((images.reshape(len(images), ROWS, COLS) + 1.0) / 2.0, 0.0, 1.0)
 
 
 def slant(images):
     """Shear -mu11/mu02 per image (x right, y down); positive leans right."""
     weights = ink(images)
-    rows, cols = np.mgrid[0:28, 0:28].astype(np.float64)
+    rows, cols = np.mgrid[0:ROWS, 0:COLS].astype(np.float64)
     total = weights.sum((1, 2)) + 1e-9
     mean_r = (weights * rows).sum((1, 2)) / total
     mean_c = (weights * cols).sum((1, 2)) / total
@@ -79,19 +89,19 @@ def render(generator, noise, digits, batch_size=2000):
     noise = np.asarray(noise, np.float32)  # (n, 100)
     n, k = len(noise), len(digits)
     z = np.repeat(noise, k, axis=0)  # row i*k + j: noise i as digit j
-    labels = np.eye(NUM_CLASSES, dtype=np.float32)[np.tile(np.asarray(digits), n)]
+    labels = np.eye(CLASSES, dtype=np.float32)[np.tile(np.asarray(digits), n)]
     images = image_of(generator.predict([z, labels], batch_size=batch_size, verbose=0))
-    return images.reshape(n, k, 28, 28, 1)
+    return images.reshape(n, k, *IMAGE)
 
 
 def noise_style(generator, noise, digits):
     """Each noise vector's style, averaged over the digits it is drawn as."""
     images = render(generator, noise, digits)  # (n, k, 28, 28, 1)
-    measured = style(images.reshape(-1, 28, 28, 1))
+    measured = style(images.reshape(-1, *IMAGE))
     return {name: values.reshape(len(noise), len(digits)).mean(1) for name, values in measured.items()}
 
 
-def feature_grid(generator, noise_dim=100, seed=0, columns=10):
+def feature_grid(generator, seed=0, columns=10):
     """The tutorial's grid: column c shares noise vector c, row r is digit r.
 
     Returns (images (10, columns, 28, 28, 1), {measure: noise share}). The
@@ -99,10 +109,11 @@ def feature_grid(generator, noise_dim=100, seed=0, columns=10):
     digit's own mean, that the columns explain: near 1 when a column's digits
     share their style, about 1/10 when the noise has nothing to do with it.
     """
+    noise_dim = generator.inputs[0].shape[-1]
     noise = np.random.default_rng(seed).standard_normal((columns, noise_dim))
-    images = render(generator, noise, range(NUM_CLASSES)).transpose(1, 0, 2, 3, 4)
-    measured = style(images.reshape(-1, 28, 28, 1))
-    return images, {name: noise_share(values.reshape(NUM_CLASSES, columns))
+    images = render(generator, noise, range(CLASSES)).transpose(1, 0, 2, 3, 4)
+    measured = style(images.reshape(-1, *IMAGE))
+    return images, {name: noise_share(values.reshape(CLASSES, columns))
                     for name, values in measured.items()}
 
 
@@ -176,7 +187,7 @@ def scale_categories(generator, vectors, digits):
     numbers, frames = {}, {}
     for name in CATEGORIES:
         frames[name] = render(generator, scaled(vectors[name]), digits)  # (50, k, 28, 28, 1)
-        measured = style(frames[name].reshape(-1, 28, 28, 1))
+        measured = style(frames[name].reshape(-1, *IMAGE))
         per_scalar = {k: v.reshape(len(SCALARS), len(digits)).mean(1) for k, v in measured.items()}
         numbers[name] = {f"spearman_{k}": spearman(SCALARS, v) for k, v in per_scalar.items()}
         numbers[name].update({k: np.round(v, 4).tolist() for k, v in per_scalar.items()})
@@ -201,7 +212,7 @@ def explore(generator, samples=2000, digits=TUTORIAL_DIGITS, seed=0):
     """Run every exploration; return (numbers for explore.json, images for figures)."""
     start = time.perf_counter()
     digits = list(digits)
-    grid, shares = feature_grid(generator, generator.inputs[0].shape[-1], seed)
+    grid, shares = feature_grid(generator, seed)
     numbers, vectors = sample_categories(generator, samples, digits, seed)
     scaling, frames = scale_categories(generator, vectors, digits)
     sums, sum_images = combine_categories(generator, vectors, digits, numbers["categories"])
@@ -224,8 +235,8 @@ def save_explore(folder, numbers, images):
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     digits = [str(d) for d in numbers["digits"]]
-    figures.save_png(folder / "grid.png", figures.tile(images["grid"].reshape(-1, 28, 28, 1),
-                                                       NUM_CLASSES, images["grid"].shape[1]))
+    figures.save_png(folder / "grid.png", figures.tile(images["grid"].reshape(-1, *IMAGE),
+                                                       CLASSES, images["grid"].shape[1]))
     figures.plot_image_table(
         folder / "categories.png", images["categories"],
         [f"{n}\n{style_label(numbers['categories'][n])}" for n in CATEGORIES], digits,
@@ -249,21 +260,20 @@ def save_explore(folder, numbers, images):
 
 def main(argv=None):
     """CLI: explore a cgan run folder's generator; write RUN_DIR/explore/."""
-    from gan_tutorials.evaluate import EvaluationError, load_generator
     parser = argparse.ArgumentParser(prog="python -m gan_tutorials.explore",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("run_dir", help="a cgan run folder holding generator.keras (or a .keras file)")
-    parser.add_argument("--samples", type=int, default=2000, help="noise vectors to sort")
+    # Each style category takes about 1/9 of the samples: 30 leave ~3 per category.
+    parser.add_argument("--samples", type=bounded(int, 30), default=2000,
+                        help="noise vectors to sort (>= 30)")
     parser.add_argument("--digits", type=int, nargs="+", default=list(TUTORIAL_DIGITS),
-                        choices=range(NUM_CLASSES), metavar="D", help="digits to draw (default 1 4 8)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the sampled noise")
+                        choices=range(CLASSES), metavar="D", help="digits to draw (default 1 4 8)")
+    parser.add_argument("--seed", type=bounded(int, 0), default=0, help="seed of the sampled noise")
     parser.add_argument("--out", help="output folder (default RUN_DIR/explore)")
     args = parser.parse_args(argv)
-    if args.samples < 30:
-        parser.error("--samples must be >= 30 (each category takes about 1/9 of them)")
     try:
         generator = load_generator(args.run_dir, need_conditional=True)
-    except EvaluationError as err:
+    except GeneratorError as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     source = Path(args.run_dir)
     out = Path(args.out or (source if source.is_dir() else source.parent) / "explore")

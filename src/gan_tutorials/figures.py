@@ -1,13 +1,16 @@
 """Drawing and saving, kept apart from the computations that feed them.
 
 The tutorial shows a grid of generated digits after every epoch and strings
-the grids into a GIF; these helpers do that and the other figures.
+the grids into a GIF; these helpers do that and the other figures. Plots are
+drawn on `matplotlib.figure.Figure` objects, never through pyplot, so the
+package neither needs a display nor touches a notebook user's backend.
 """
 
 from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
+from matplotlib.figure import Figure
 
 
 def to_uint8(images):
@@ -55,8 +58,8 @@ def gif_from_pngs(path, pngs, max_frames=60):
 
 def plot_history(path, history, columns, title, ylabel):
     """Line plot of history columns against epoch, saved as PNG."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.subplots()
     epochs = [row["epoch"] for row in history]
     for column in columns:
         values = [row.get(column) for row in history]
@@ -69,43 +72,36 @@ def plot_history(path, history, columns, title, ylabel):
     _save(fig, path)
 
 
-def _pyplot():
-    """matplotlib's pyplot on the file-only Agg backend (no display needed)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
 def _save(fig, path):
-    """Lay the figure out, write it as a 100-dpi PNG and free it."""
+    """Lay the figure out and write it as a 100-dpi PNG (a bare Figure needs no closing)."""
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    _pyplot().close(fig)
 
 
 def plot_confusion(path, confusion, title):
     """Confusion matrix (rows: asked-for class, columns: judged class) as PNG."""
-    plt = _pyplot()
     confusion = np.asarray(confusion, dtype=float)
     rates = confusion / np.maximum(confusion.sum(1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(5, 4.5))
+    fig = Figure(figsize=(5, 4.5))
+    ax = fig.subplots()
     im = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     for (r, c), v in np.ndenumerate(rates):
         if v >= 0.005:
             ax.text(c, r, f"{100 * v:.0f}", ha="center", va="center", fontsize=7,
                     color="white" if v > 0.5 else "black")
-    ax.set(xticks=range(10), yticks=range(10), xlabel="judged as", ylabel="asked for", title=title)
+    ticks = range(len(rates))
+    ax.set(xticks=ticks, yticks=ticks, xlabel="judged as", ylabel="asked for", title=title)
     fig.colorbar(im, ax=ax, fraction=0.046)
     _save(fig, path)
 
 
-def plot_shares(path, shares, title, threshold=0.02):
+def plot_shares(path, shares, title, threshold):
     """Bar chart of each class's share of the generated digits, as PNG."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig = Figure(figsize=(6, 3.2))
+    ax = fig.subplots()
     ax.bar(range(len(shares)), shares, color="tab:blue")
-    ax.axhline(0.1, color="gray", ls="--", lw=1, label="uniform (10%)")
+    ax.axhline(1 / len(shares), color="gray", ls="--", lw=1,
+               label=f"uniform ({1 / len(shares):.0%})")
     ax.axhline(threshold, color="tab:red", ls=":", lw=1, label=f"covered ({threshold:.0%})")
     ax.set(xticks=range(len(shares)), xlabel="class judged", ylabel="share", title=title)
     ax.legend(fontsize=8)
@@ -114,9 +110,9 @@ def plot_shares(path, shares, title, threshold=0.02):
 
 def plot_quality(path, history, score_columns, title):
     """Quality against epoch: scores in [0, 1] left, Frechet distance right."""
-    plt = _pyplot()
     rows = [r for r in history if r.get("frechet_distance") not in (None, "")]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    fig = Figure(figsize=(9, 3.5))
+    left, right = fig.subplots(1, 2)
     epochs = [r["epoch"] for r in rows]
     for column in score_columns:
         left.plot(epochs, [r[column] for r in rows], marker=".", label=column)
@@ -132,10 +128,9 @@ def plot_quality(path, history, score_columns, title):
 
 def plot_image_table(path, images, row_labels, col_labels, title):
     """A labelled table of digits: images (rows, cols, 28, 28, 1) in [-1, 1]."""
-    plt = _pyplot()
     rows, cols = images.shape[:2]
-    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols + 1.2, 1.6 * rows + 0.6),
-                             squeeze=False)
+    fig = Figure(figsize=(1.6 * cols + 1.2, 1.6 * rows + 0.6))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for r in range(rows):
         for c in range(cols):
             ax = axes[r][c]
@@ -152,8 +147,8 @@ def plot_image_table(path, images, row_labels, col_labels, title):
 
 def plot_curves(path, x, panels, xlabel, title):
     """Side-by-side line plots: panels = {panel title: {line label: ys}}."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.5), squeeze=False)
+    fig = Figure(figsize=(4.5 * len(panels), 3.5))
+    axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, (name, lines) in zip(axes[0], panels.items()):
         for label, ys in lines.items():
             ax.plot(x, ys, label=label)
@@ -162,3 +157,17 @@ def plot_curves(path, x, panels, xlabel, title):
         ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     _save(fig, path)
+
+
+def save_evaluation(folder, metrics, grid_images, covered_share):
+    """evaluate's figures: the sample grid (rows of 10), confusion matrix (cgan), class shares."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    classes = len(metrics["class_shares"])
+    save_png(folder / "samples.png", tile(grid_images, len(grid_images) // classes, classes))
+    if metrics["kind"] == "cgan":
+        plot_confusion(folder / "confusion.png", metrics["confusion"],
+                       f"accuracy {metrics['accuracy']:.1%}")
+    plot_shares(folder / "class_shares.png", metrics["class_shares"],
+                f"entropy {metrics['entropy']:.2f}, {metrics['classes_covered']} classes covered",
+                covered_share)

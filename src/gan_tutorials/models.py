@@ -4,45 +4,51 @@ Every factory is pure: it builds a fresh, named, uncompiled Keras functional
 model. The conditional factories mirror the unconditional ones line for line;
 the only differences are the label input, the Concatenate, and (in the
 conditional discriminator) the extra 128-unit layer after the label joins.
+Image shape and class count come from the dataset (`data.MNIST`), the noise
+length from the config. `load_generator` reads a trained generator back and
+checks that it is one.
 """
+
+from pathlib import Path
 
 import keras
 from keras import layers
 
-NOISE_DIM = 100  # length of the generator's noise vector, as in the tutorial
-NUM_CLASSES = 10  # MNIST digits 0-9, one-hot encoded for the conditional GAN
-IMAGE_SHAPE = (28, 28, 1)  # MNIST, channels last
+from gan_tutorials.config import Config
+from gan_tutorials.data import MNIST
+
+NOISE_DIM = Config.noise_dim  # the tutorial's 100: one default, the config's
 
 
-def create_generator(noise_dim=NOISE_DIM):
+def create_generator(noise_dim=NOISE_DIM, images=MNIST):
     """Dense generator: noise -> 256/512/1024 ReLU -> 784 tanh image."""
     noise = keras.Input((noise_dim,), name="noise")  # (n, 100)
     x = noise
     x = layers.Dense(256, activation="relu")(x)
     x = layers.Dense(512, activation="relu")(x)
     x = layers.Dense(1024, activation="relu")(x)
-    x = layers.Dense(784, activation="tanh")(x)  # tanh matches data in [-1, 1]
-    image = layers.Reshape(IMAGE_SHAPE, name="image")(x)  # (n, 28, 28, 1)
+    x = layers.Dense(images.pixels, activation="tanh")(x)  # (n, 784); tanh: data in [-1, 1]
+    image = layers.Reshape(images.image_shape, name="image")(x)  # (n, 28, 28, 1)
     return keras.Model(noise, image, name="generator")
 
 
-def create_conditional_generator(noise_dim=NOISE_DIM):
+def create_conditional_generator(noise_dim=NOISE_DIM, images=MNIST):
     """Conditional generator: [noise, one-hot] -> same stack -> [image, label]."""
     noise = keras.Input((noise_dim,), name="noise")  # (n, 100)
-    label = keras.Input((NUM_CLASSES,), name="label")  # (n, 10)
+    label = keras.Input((images.num_classes,), name="label")  # (n, 10)
     x = layers.Concatenate()([noise, label])  # (n, 110)
     x = layers.Dense(256, activation="relu")(x)
     x = layers.Dense(512, activation="relu")(x)
     x = layers.Dense(1024, activation="relu")(x)
-    x = layers.Dense(784, activation="tanh")(x)
-    image = layers.Reshape(IMAGE_SHAPE, name="image")(x)  # (n, 28, 28, 1)
+    x = layers.Dense(images.pixels, activation="tanh")(x)
+    image = layers.Reshape(images.image_shape, name="image")(x)  # (n, 28, 28, 1)
     # The label passes through so the GAN can feed D the pair [image, label].
     return keras.Model([noise, label], [image, label], name="conditional_generator")
 
 
-def create_discriminator():
+def create_discriminator(images=MNIST):
     """Dense discriminator: image -> 1024/512/256 ReLU -> P(real)."""
-    image = keras.Input(IMAGE_SHAPE, name="image")  # (n, 28, 28, 1)
+    image = keras.Input(images.image_shape, name="image")  # (n, 28, 28, 1)
     x = layers.Flatten()(image)  # (n, 784)
     x = layers.Dense(1024, activation="relu")(x)
     x = layers.Dense(512, activation="relu")(x)
@@ -51,10 +57,10 @@ def create_discriminator():
     return keras.Model(image, x, name="discriminator")
 
 
-def create_conditional_discriminator():
+def create_conditional_discriminator(images=MNIST):
     """Conditional discriminator: [image, one-hot] -> ... -> 128 ReLU -> P(real)."""
-    image = keras.Input(IMAGE_SHAPE, name="image")  # (n, 28, 28, 1)
-    label = keras.Input((NUM_CLASSES,), name="label")  # (n, 10)
+    image = keras.Input(images.image_shape, name="image")  # (n, 28, 28, 1)
+    label = keras.Input((images.num_classes,), name="label")  # (n, 10)
     x = layers.Flatten()(image)  # (n, 784)
     x = layers.Dense(1024, activation="relu")(x)
     x = layers.Dense(512, activation="relu")(x)
@@ -90,3 +96,50 @@ def create_models(kind, noise_dim=NOISE_DIM):
     if kind == "cgan":
         return create_conditional_generator(noise_dim), create_conditional_discriminator()
     raise ValueError(f"unknown model kind {kind!r}: expected 'gan' or 'cgan'")
+
+
+# --- reading a trained generator back -------------------------------------------
+
+class GeneratorError(RuntimeError):
+    """A file or model is not a usable tutorial generator; the message says what was expected."""
+
+
+def check_generator(model, need_conditional=None, images=MNIST):
+    """Raise GeneratorError unless model looks like a tutorial generator.
+
+    A generator takes noise (n, k) [and a one-hot (n, 10)] and returns an
+    image (n, 28, 28, 1) [and the label]; a discriminator takes an image.
+    """
+    if not isinstance(model, keras.Model):
+        raise GeneratorError(f"expected a Keras generator model, got {type(model).__name__}")
+    shapes = [tuple(t.shape) for t in model.inputs]
+    out = tuple(model.outputs[0].shape)
+    if shapes and shapes[0][1:] == images.image_shape:
+        raise GeneratorError(f"{model.name!r} takes images, so it is a discriminator; "
+                             "expected a generator (noise -> image)")
+    if len(shapes[0]) != 2 or out[1:] != images.image_shape or len(shapes) > 2 or (
+            len(shapes) == 2 and shapes[1][1:] != (images.num_classes,)):
+        raise GeneratorError(f"{model.name!r} is not a tutorial generator: expected inputs "
+                             f"noise (n, k) [+ one-hot (n, {images.num_classes})] and an image "
+                             f"output (n, {', '.join(map(str, images.image_shape))}); got inputs "
+                             f"{shapes} and output {out}")
+    if need_conditional is not None and is_conditional(model) != need_conditional:
+        kinds = {True: ("a conditional", "cgan"), False: ("an unconditional", "gan")}
+        raise GeneratorError(f"{model.name!r} is {kinds[not need_conditional][0]} generator; "
+                             f"expected {kinds[need_conditional][0]} one (a --kind "
+                             f"{kinds[need_conditional][1]} run)")
+
+
+def load_generator(path, need_conditional=None):
+    """Load and check a generator from a .keras file or a run folder."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "generator.keras"
+    if not path.exists():
+        raise GeneratorError(f"{path} does not exist; expected a run folder or a .keras file")
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as err:  # keras raises many types for a bad file
+        raise GeneratorError(f"{path} is not a Keras model file ({type(err).__name__})") from err
+    check_generator(model, need_conditional)
+    return model

@@ -4,23 +4,41 @@
     RUN_DIR/history.csv          one row per completed epoch
     RUN_DIR/samples/epoch_NNN.png  preview grid; epoch_000 is before training
     RUN_DIR/progress.gif         the previews as an animation
+    RUN_DIR/losses.png, quality.png  curves per epoch (quality: --eval-every)
     RUN_DIR/checkpoint.npz       weights + optimizer slots of the last epoch
     RUN_DIR/generator.keras, discriminator.keras
+    RUN_DIR/metrics.json, eval/  written by `evaluate`
+    RUN_DIR/explore/             written by `explore`
 
-Every file is written to a temporary name and renamed into place, so a kill
-at any moment leaves either the old file or the new one, never half of one.
+This module owns that layout and the folder's policy: open a folder for a new
+run or a resume, clear it for --overwrite, restore a checkpoint. Every file is
+written to a temporary name and renamed into place, so a kill at any moment
+leaves either the old file or the new one, never half of one.
 """
 
 import csv
+import dataclasses
 import io
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 
+from gan_tutorials.config import RUN_CONTROL, upgrade
+
 HISTORY_FIELDS = ["epoch", "d_loss", "g_loss", "seconds", "steps"]
 RESULT_FILES = ("config.json", "history.csv", "checkpoint.npz", "generator.keras")
+# Everything any action writes into a run folder; --overwrite removes all of
+# it. A test runs every action and fails on a name missing here.
+OWNED = (*RESULT_FILES, "discriminator.keras", "progress.gif", "losses.png", "quality.png",
+         "metrics.json", "samples", "eval", "explore")
+MIN_FREE_BYTES = 200 * 2**20  # a full run writes ~60 MB; refuse to start below this
+
+
+class RunError(RuntimeError):
+    """A run cannot start or go on; the message says why and what to do."""
 
 
 def atomic_write_bytes(path, data):
@@ -101,3 +119,85 @@ def load_checkpoint(path):
             group, _ = key.split("/")
             groups.setdefault(group, []).append(npz[key])
         return int(npz["epoch"]), groups
+
+
+def read_config(run_dir):
+    """The settings a run folder was trained with, fields renamed since upgraded."""
+    return upgrade(read_json(Path(run_dir) / "config.json").get("config", {}))
+
+
+def unowned(run_dir):
+    """Names in run_dir that no action of the package writes (temporary files aside)."""
+    return sorted(p.name for p in Path(run_dir).iterdir()
+                  if p.name not in OWNED and not p.name.startswith("."))
+
+
+def open_run_dir(config):
+    """Check the run folder against --resume / --overwrite before any work."""
+    run_dir = Path(config.run_dir)
+    if config.resume and config.overwrite:
+        raise RunError("--resume and --overwrite contradict each other: pick one")
+    if config.resume:
+        check_resumable(run_dir, config)
+    elif has_results(run_dir) and not config.overwrite:
+        raise RunError(f"{run_dir} already holds a run: pass --resume to continue it, "
+                       "--overwrite to replace it, or --out for a new folder")
+    return run_dir
+
+
+def check_resumable(run_dir, config):
+    """Raise unless run_dir holds a run of this same config with a checkpoint."""
+    if not (run_dir / "config.json").exists() or not (run_dir / "checkpoint.npz").exists():
+        raise RunError(f"--resume: {run_dir} holds no run of gan_tutorials "
+                       "(config.json and checkpoint.npz are missing)")
+    saved = read_config(run_dir)
+    if saved.get("kind") != config.kind:
+        raise RunError(f"--resume: {run_dir} is a {saved.get('kind')!r} run, "
+                       f"not {config.kind!r}; pass --kind {saved.get('kind')}")
+    differ = {k: v for k, v in saved.items()
+              if k not in RUN_CONTROL and getattr(config, k, v) != v}
+    if differ:
+        flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in differ.items())
+        raise RunError(f"--resume: settings differ from the saved run; pass {flags}")
+
+
+def clear_run_dir(run_dir):
+    """Remove everything the package wrote in run_dir, so no stale result survives."""
+    for name in OWNED:
+        path = run_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def prepare_run_dir(run_dir, config, argv):
+    """Create (or clear, with --overwrite) the folder and check it is writable."""
+    if config.overwrite and run_dir.is_dir():
+        clear_run_dir(run_dir)
+    try:
+        (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(run_dir / ".write_test", b"ok")
+        (run_dir / ".write_test").unlink()
+    except OSError as err:
+        raise RunError(f"cannot write to {run_dir}: {err.strerror or err}") from err
+    free = shutil.disk_usage(run_dir).free
+    if free < MIN_FREE_BYTES:
+        raise RunError(f"{run_dir}: only {free // 2**20} MB free; a run needs "
+                       f"{MIN_FREE_BYTES // 2**20} MB")
+    if not config.resume:
+        write_json(run_dir / "config.json", {"config": dataclasses.asdict(config), "argv": argv})
+
+
+def restore(run_dir, groups):
+    """Load run_dir's checkpoint into the groups' variables; return its epoch."""
+    epoch, saved = load_checkpoint(run_dir / "checkpoint.npz")
+    for group, variables in groups.items():
+        arrays = saved.get(group, [])
+        shapes = [tuple(v.shape) for v in variables]
+        if [a.shape for a in arrays] != shapes:
+            raise RunError(f"--resume: {run_dir}/checkpoint.npz does not fit this model "
+                           f"({group}: {len(arrays)} arrays for {len(shapes)} variables)")
+        for variable, array in zip(variables, arrays):
+            variable.assign(array)
+    return epoch

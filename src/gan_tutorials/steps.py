@@ -1,80 +1,100 @@
 """Tutorial step 2, one batch at a time: the alternating D / G update, three ways.
 
-Every engine does the tutorial's math per batch:
-  1. D learns real vs fake with soft labels: real ~ U(0.9, 1), fake ~ U(0, 0.1).
-     Soft labels keep D from growing over-confident, which would starve G of
-     gradient early on.
-  2. G learns through a frozen D to make D say "real" (targets ~ U(0.9, 1)).
-     The dense GAN draws fresh noise for step 2; the conditional GAN reuses
-     step 1's noise and labels, as the tutorial's conditional loop does.
+Every engine makes the tutorial's four moves per batch:
+  1. draw noise, fake labels (cgan) and soft targets (`draw`, the one place
+     that decides them: real ~ U(0.9, 1), fake ~ U(0, 0.1), G's ~ U(0.9, 1));
+  2. make fakes with G;
+  3. D step: D learns real vs fake on [real; fake] with the soft targets;
+  4. G step: G learns, through a frozen D, to make D say "real". The dense
+     GAN draws fresh noise for it; the conditional GAN reuses move 1's noise
+     and labels, as the tutorial's conditional loop does.
 
-Engines (each a factory returning `step(batches) -> losses`, where `batches`
-is a list of k batches, trained in order, and `losses` a (k, 2) array of
-d_loss, g_loss per batch; `step.block` is the k the engine prefers):
-  * tutorial_step:      the tutorial's loop as written (`generator.predict`).
-  * train_on_batch_step: the same loop without `predict`; its sampling is one
-                        compiled function, the updates are `train_on_batch`.
-  * fused_step:         both updates of `block` batches in one XLA program.
+Engines (`make_step(config, models)` returns `step(batches) -> losses`, where
+`batches` is a list of k batches trained in order and `losses` a (k, 2) array
+of d_loss, g_loss; `step.block` is the k the engine prefers):
+  * tutorial:       the loop as written; `generator.predict` makes the fakes.
+  * train_on_batch: the same loop, moves 1-2 in one compiled graph.
+  * fused:          all four moves of `block` batches in one XLA program.
 
-All random numbers of a step come from `draw`, from a seeded, checkpointable
-`tf.random.Generator` (or, for the tutorial's loop, tf's global ops). The
-package's two engines draw in a plain TF graph in the same order, so from the
-same seed they see the same numbers and do the same math.
+All random numbers come from `Models.rng`, a seeded `tf.random.Generator`
+whose state is checkpointed. Every engine draws in a plain TF graph or eagerly,
+in the same order, so from one seed all three see the same numbers.
 """
+
+import dataclasses
+from typing import NamedTuple
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from gan_tutorials.config import Config
-from gan_tutorials.models import NUM_CLASSES, create_gan, image_of
+from gan_tutorials.data import MNIST
+from gan_tutorials.models import create_gan, create_models, image_of
 
 
-def compile_models(generator, discriminator, learning_rate=1e-4, beta_1=0.5, jit_compile=True):
-    """Compile D and the combined GAN, each with its own Adam; return the GAN.
+@dataclasses.dataclass(frozen=True)
+class Models:
+    """What the steps update, built together: G, D, the combined GAN and the step RNG.
+
+    D's Adam is `discriminator.optimizer`, G's is `gan.optimizer` (the GAN
+    is compiled with G's optimizer and trains G's variables only).
+    """
+
+    generator: keras.Model
+    discriminator: keras.Model
+    gan: keras.Model
+    rng: tf.random.Generator  # every draw of every step
+
+    def checkpoint_groups(self):
+        """Every variable a resume needs, grouped: weights, Adam slots, the RNG state."""
+        return {"generator": self.generator.weights, "discriminator": self.discriminator.weights,
+                "d_optimizer": self.discriminator.optimizer.variables,
+                "g_optimizer": self.gan.optimizer.variables, "rng": [self.rng.state]}
+
+
+def build_models(config):
+    """Fresh G, D and GAN with the tutorial's Adam (lr 1e-4, beta_1 0.5), seeded by config.
 
     Keras leaves XLA off on CPU-only machines; switching it on makes each
-    train_on_batch ~12% faster here (measured by `bench`). The tutorial's own
-    loop, as the benchmark runs it, passes jit_compile=False.
+    train_on_batch ~12% faster here (measured by `bench`). The tutorial's
+    engine runs as written, without it.
     """
-    adam = lambda: keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1)
-    discriminator.compile(optimizer=adam(), loss="binary_crossentropy", jit_compile=jit_compile)
+    keras.utils.set_random_seed(config.seed)  # the tutorial's seed: initial weights
+    generator, discriminator = create_models(config.kind, config.noise_dim)
+    jit = config.engine != "tutorial"
+    adam = lambda: keras.optimizers.Adam(learning_rate=config.learning_rate, beta_1=config.beta_1)
+    discriminator.compile(optimizer=adam(), loss="binary_crossentropy", jit_compile=jit)
     gan = create_gan(discriminator, generator)
-    gan.compile(optimizer=adam(), loss="binary_crossentropy", jit_compile=jit_compile)
+    gan.compile(optimizer=adam(), loss="binary_crossentropy", jit_compile=jit)
     # Build both optimizers now, with D's and G's variables respectively, so a
     # checkpoint can restore their slots before the first step of a resume.
     discriminator.optimizer.build(discriminator.trainable_variables)
     gan.optimizer.build(generator.trainable_variables)
-    return gan
+    return Models(generator, discriminator, gan, tf.random.Generator.from_seed(config.seed))
 
 
-def draw(n, noise_dim, conditional, label_sampling="uniform", rng=None):
-    """Every random number one step uses: noise, fake labels, soft targets.
+class Draws(NamedTuple):
+    """Every random number of one step (n = batch size)."""
 
-    Soft targets: real ~ U(0.9, 1), fake ~ U(0, 0.1), G's ~ U(0.9, 1). The
-    dense GAN draws fresh noise for G's step; the conditional GAN reuses the
-    D step's noise and labels, as the tutorial's conditional loop does.
-    """
-    normal = rng.normal if rng is not None else tf.random.normal
-    uniform = rng.uniform if rng is not None else tf.random.uniform
-    noise = normal([n, noise_dim])  # (n, 100)
-    draws = {"noise": noise,
-             "d_targets": tf.concat([uniform([n, 1], 0.9, 1.0), uniform([n, 1], 0.0, 0.1)], 0),
-             "g_targets": uniform([n, 1], 0.9, 1.0)}
-    if conditional:
-        # "notebook" keeps the tutorial's maxval=9 (exclusive): 9 is never drawn.
-        maxval = NUM_CLASSES if label_sampling == "uniform" else NUM_CLASSES - 1
-        draws["labels"] = tf.one_hot(uniform([n], 0, maxval, dtype=tf.int32), NUM_CLASSES)
-        draws["g_noise"] = noise
-    else:
-        draws["g_noise"] = normal([n, noise_dim])
-    return draws
+    noise: tf.Tensor  # (n, noise_dim): G's input for the fakes of D's step
+    labels: tf.Tensor | None  # (n, 10) one-hot fake labels; None for the dense GAN
+    d_targets: tf.Tensor  # (2n, 1): soft "real" for the real half, soft "fake" after
+    g_noise: tf.Tensor  # (n, noise_dim): G's input for its own step
+    g_targets: tf.Tensor  # (n, 1): soft "real", what G wants D to say
 
 
-def draw_for(batch, noise_dim, label_sampling="uniform", rng=None):
-    """The draws for one batch (its size and kind decide their shapes)."""
-    real, real_labels = split_batch(batch)
-    return draw(tf.shape(real)[0], noise_dim, real_labels is not None, label_sampling, rng)
+def draw(config, n, rng):
+    """Move 1: noise, fake labels and soft targets for a batch of n, from rng."""
+    noise = rng.normal([n, config.noise_dim])  # (n, 100)
+    # Soft labels keep D from growing over-confident, which would starve G of gradient.
+    d_targets = tf.concat([rng.uniform([n, 1], 0.9, 1.0), rng.uniform([n, 1], 0.0, 0.1)], 0)
+    g_targets = rng.uniform([n, 1], 0.9, 1.0)
+    if not config.conditional:
+        return Draws(noise, None, d_targets, rng.normal([n, config.noise_dim]), g_targets)
+    # "notebook" keeps the tutorial's maxval=9 (exclusive): class 9 is never drawn.
+    classes = MNIST.num_classes - (config.label_sampling == "notebook")
+    labels = tf.one_hot(rng.uniform([n], 0, classes, dtype=tf.int32), MNIST.num_classes)
+    return Draws(noise, labels, d_targets, noise, g_targets)  # G's step reuses D's noise
 
 
 def split_batch(batch):
@@ -87,123 +107,93 @@ def with_labels(x, labels):
     return x if labels is None else [x, labels]
 
 
-def discriminator_inputs(real, real_labels, fake, fake_labels):
-    """D's batch: real images first, then the fakes (with their labels)."""
+def discriminator_batch(real, real_labels, fake, fake_labels):
+    """D's input for move 3: real images first, then the fakes (with their labels)."""
     images = tf.concat([real, fake], axis=0)  # (2n, 28, 28, 1)
-    if real_labels is None:
-        return images
-    return [images, tf.concat([real_labels, fake_labels], axis=0)]  # + (2n, 10)
+    return with_labels(images, None if real_labels is None
+                       else tf.concat([real_labels, fake_labels], axis=0))  # + (2n, 10)
 
 
-def plan_batch(generator, batch, draws, make_fake=None):
-    """(d_x, d_y, g_x, g_y) for the two train_on_batch calls of one step.
+def train_on_batch_step(models, config):
+    """The tutorial's loop with train_on_batch; `tutorial` makes fakes with predict()."""
+    g, d, gan = models.generator, models.discriminator, models.gan
 
-    `make_fake(g_in)` lets the tutorial's loop use `generator.predict`; by
-    default G is called directly (training=False: no update, no dropout).
-    """
-    real, real_labels = split_batch(batch)
-    labels = draws.get("labels")
-    make_fake = make_fake or (lambda g_in: image_of(generator(g_in, training=False)))
-    fake = make_fake(with_labels(draws["noise"], labels))  # (n, 28, 28, 1)
-    d_x = discriminator_inputs(real, real_labels, fake, labels)
-    return d_x, draws["d_targets"], with_labels(draws["g_noise"], labels), draws["g_targets"]
+    def draw_and_fake(real):
+        draws = draw(config, tf.shape(real)[0], models.rng)
+        g_in = with_labels(draws.noise, draws.labels)
+        fake = (image_of(g.predict(g_in, verbose=0)) if config.engine == "tutorial"
+                else image_of(g(g_in, training=False)))  # (n, 28, 28, 1)
+        return draws, fake
 
+    if config.engine != "tutorial":
+        # One traced graph: no predict() machinery, no op-by-op dispatch; fixed
+        # batch shapes, so it traces once.
+        draw_and_fake = tf.function(draw_and_fake)
 
-def train_discriminator(discriminator, d_x, d_y):
-    """D's half of the step: train_on_batch with D made trainable first.
+    def update(batch):
+        """One batch: the four moves, top to bottom."""
+        real, real_labels = split_batch(batch)
+        # 1-2. Draw, and make fakes with G (not trained here).
+        draws, fake = draw_and_fake(real)
+        # 3. D step. Keras 3 reads `trainable` when a model's train function is
+        #    first traced, not at compile time, so the tutorial's "compile D,
+        #    freeze it, compile the GAN" would leave D frozen for its own step
+        #    too. Setting it before each call keeps both cached functions right.
+        d.trainable = True
+        d_loss = d.train_on_batch(discriminator_batch(real, real_labels, fake, draws.labels),
+                                  draws.d_targets)
+        # 4. G step, through a frozen D: only G moves.
+        d.trainable = False
+        g_loss = gan.train_on_batch(with_labels(draws.g_noise, draws.labels), draws.g_targets)
+        return float(d_loss), float(g_loss)
 
-    Keras 3 reads `trainable` when a model's train function is first traced,
-    not at compile time, so the tutorial's "compile D, freeze it, compile the
-    GAN" trick leaves D frozen for its own step too: it silently never learns.
-    Setting the flag before each call keeps each model's cached train
-    function tracing with the right variables; it never retraces afterwards.
-    """
-    discriminator.trainable = True
-    return float(discriminator.train_on_batch(d_x, d_y))
-
-
-def train_generator(discriminator, gan, g_x, g_y):
-    """G's half of the step: train the GAN with D frozen, so only G moves."""
-    discriminator.trainable = False
-    return float(gan.train_on_batch(g_x, g_y))
-
-
-def train_pair(discriminator, gan, d_x, d_y, g_x, g_y):
-    """The alternating update: D first, then G through the just-updated D."""
-    d_loss = train_discriminator(discriminator, d_x, d_y)
-    return d_loss, train_generator(discriminator, gan, g_x, g_y)
-
-
-def one_at_a_time(step_one):
-    """An engine's `step(batches) -> (k, 2) losses` from a one-batch step."""
     def step(batches):
-        return np.array([step_one(batch) for batch in batches], dtype=np.float64)
+        return np.array([update(batch) for batch in batches], dtype=np.float64)  # (k, 2)
     step.block = 1  # nothing to gain from more: each batch is its own calls
+    step.traced = [draw_and_fake] if config.engine != "tutorial" else []
     return step
 
 
-def tutorial_step(generator, discriminator, gan, noise_dim=100, label_sampling="uniform",
-                  rng=None):
-    """The tutorial's loop as written: `generator.predict` every batch."""
-    predict = lambda g_in: image_of(generator.predict(g_in, verbose=0))
-    return one_at_a_time(lambda batch: train_pair(discriminator, gan, *plan_batch(
-        generator, batch, draw_for(batch, noise_dim, label_sampling, rng), predict)))
-
-
-def train_on_batch_step(generator, discriminator, gan, noise_dim=100, label_sampling="uniform",
-                        rng=None):
-    """The package's default engine: compiled sampling, then train_on_batch x2."""
-    # One traced graph draws noise, labels and fakes: no predict() machinery,
-    # no eager op-by-op dispatch. Batches have a fixed shape, so it traces once.
-    plan = tf.function(lambda batch: plan_batch(
-        generator, batch, draw_for(batch, noise_dim, label_sampling, rng)))
-    step = one_at_a_time(lambda batch: train_pair(discriminator, gan, *plan(batch)))
-    step.plan = plan  # exposed so tests can count traces
-    return step
-
-
-def fused_update(generator, discriminator, gan):
-    """`update(batch, draws) -> (d_loss, g_loss)`: both halves, in one function.
-
-    For the conditional GAN, G's step reuses the D step's noise and labels and
-    G has not changed in between, so the fakes are computed once, under the
-    G tape, and fed to D's step too; the dense GAN's G step needs fresh noise.
-    """
+def fused_update(models):
+    """`update(batch, draws) -> (d_loss, g_loss)`: moves 2-4 for one batch, traceable."""
+    g, d = models.generator, models.discriminator
     bce = keras.losses.BinaryCrossentropy()  # what compile(loss="binary_crossentropy") uses
-    discriminator.trainable = True  # read the variable lists once, in build order
-    d_vars, g_vars = discriminator.trainable_variables, generator.trainable_variables
-    d_opt, g_opt = discriminator.optimizer, gan.optimizer
+    d.trainable = True  # read the variable lists once, in build order
+    d_vars, g_vars = d.trainable_variables, g.trainable_variables
+    d_opt, g_opt = d.optimizer, models.gan.optimizer
 
     def update(batch, draws):
+        """One batch: the same moves as train_on_batch, with tapes."""
         real, real_labels = split_batch(batch)
-        labels = draws.get("labels")
         with tf.GradientTape() as g_tape:
-            fake = image_of(generator(with_labels(draws["noise"], labels), training=True))
-            with g_tape.stop_recording():  # D's step is no part of G's gradient
-                d_x = discriminator_inputs(real, real_labels, fake, labels)
+            # 2. Make fakes, under G's tape: the cgan's G step reuses them, as
+            #    G has not changed in between (the dense GAN draws new noise).
+            fake = image_of(g(with_labels(draws.noise, draws.labels), training=True))
+            # 3. D step: no part of G's gradient.
+            with g_tape.stop_recording():
                 with tf.GradientTape() as d_tape:
-                    d_loss = bce(draws["d_targets"], discriminator(d_x, training=True))
+                    verdict = d(discriminator_batch(real, real_labels, fake, draws.labels),
+                                training=True)
+                    d_loss = bce(draws.d_targets, verdict)
                 d_opt.apply(d_tape.gradient(d_loss, d_vars), d_vars)
-            if labels is None:
-                fake = generator(draws["g_noise"], training=True)
-            # Only G's variables get gradients: D is frozen without `trainable`.
-            verdict = discriminator(with_labels(fake, labels), training=True)
-            g_loss = bce(draws["g_targets"], verdict)
+            # 4. G step: only G's variables get gradients, so D stays frozen.
+            if draws.labels is None:
+                fake = g(draws.g_noise, training=True)
+            g_loss = bce(draws.g_targets, d(with_labels(fake, draws.labels), training=True))
         g_opt.apply(g_tape.gradient(g_loss, g_vars), g_vars)
         return d_loss, g_loss
     return update
 
 
-def fused_step(generator, discriminator, gan, noise_dim=100, label_sampling="uniform",
-               rng=None, block=Config.steps_per_call, jit_compile=True):
-    """Both updates of each of k batches, in one XLA program per call of k."""
-    update = fused_update(generator, discriminator, gan)
-    # Drawn in a plain graph, like the train_on_batch engine's draws: XLA's
-    # own random kernels give other numbers from the same generator state.
-    draw_all = tf.function(lambda batches: [
-        draw_for(batch, noise_dim, label_sampling, rng) for batch in batches])
+def fused_step(models, config):
+    """All four moves of each of k batches, in one XLA program per call of k."""
+    update = fused_update(models)
 
-    @tf.function(jit_compile=jit_compile)
+    @tf.function  # 1. Draw in a plain graph: XLA's random kernels give other numbers.
+    def draw_all(batches):
+        return [draw(config, tf.shape(split_batch(b)[0])[0], models.rng) for b in batches]
+
+    @tf.function(jit_compile=True)
     def fused(batches, draws):
         # Unrolled: XLA overlaps one step's tail (G's Adam) with the next's start.
         return tf.stack([tf.stack(update(b, d)) for b, d in zip(batches, draws)])  # (k, 2)
@@ -211,18 +201,15 @@ def fused_step(generator, discriminator, gan, noise_dim=100, label_sampling="uni
     def step(batches):
         batches = tuple(batches)  # k batches: one trace per k, reused every epoch
         return fused(batches, draw_all(batches)).numpy().astype(np.float64)
-    step.block, step.plan = block, fused  # plan: exposed so tests can count traces
+    step.block = config.steps_per_call
+    step.traced = [draw_all, fused]
     return step
 
 
-ENGINES = {"tutorial": tutorial_step, "train_on_batch": train_on_batch_step,
+ENGINES = {"tutorial": train_on_batch_step, "train_on_batch": train_on_batch_step,
            "fused": fused_step}
 
 
-def make_step(engine, generator, discriminator, gan, noise_dim=100, label_sampling="uniform",
-              rng=None, steps_per_call=Config.steps_per_call):
-    """The step function of the named engine; only `fused` runs several steps per call."""
-    args = (generator, discriminator, gan, noise_dim, label_sampling, rng)
-    if engine == "fused":
-        return fused_step(*args, block=steps_per_call)
-    return ENGINES[engine](*args)
+def make_step(config, models):
+    """The step function of `config.engine` over `models` (see the module docstring)."""
+    return ENGINES[config.engine](models, config)
