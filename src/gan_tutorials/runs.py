@@ -9,6 +9,7 @@
     RUN_DIR/generator.keras, discriminator.keras
     RUN_DIR/metrics.json, eval/  written by `evaluate`
     RUN_DIR/explore/             written by `explore`
+    RUN_DIR/logs/                TensorBoard events, written as training goes
 
 This module owns that layout and the folder's policy: open a folder for a new
 run or a resume, clear it for --overwrite, restore a checkpoint. Every file is
@@ -33,7 +34,7 @@ RESULT_FILES = ("config.json", "history.csv", "checkpoint.npz", "generator.keras
 # Everything any action writes into a run folder; --overwrite removes all of
 # it. A test runs every action and fails on a name missing here.
 OWNED = (*RESULT_FILES, "discriminator.keras", "progress.gif", "losses.png", "quality.png",
-         "metrics.json", "samples", "eval", "explore")
+         "metrics.json", "samples", "eval", "explore", "logs")
 MIN_FREE_BYTES = 200 * 2**20  # a full run writes ~60 MB; refuse to start below this
 
 

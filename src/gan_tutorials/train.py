@@ -22,7 +22,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from gan_tutorials import data, figures, runs
+from gan_tutorials import board, data, figures, runs
 from gan_tutorials.config import RUN_CONTROL, Config, add_config_flags, config_from_args, upgrade
 from gan_tutorials.data import MNIST
 from gan_tutorials.models import image_of
@@ -62,10 +62,11 @@ def preview_inputs(config):
 
 
 def save_preview(run_dir, epoch, generator, inputs):
-    """Draw the preview grid for one epoch to samples/epoch_NNN.png."""
+    """Draw the preview grid for one epoch to samples/epoch_NNN.png; return it (H, W)."""
     images = image_of(generator(inputs, training=False))  # (10, 28, 28, 1)
-    figures.save_png(runs.sample_path(run_dir, epoch),
-                     figures.tile(np.asarray(images), PREVIEW_ROWS, PREVIEW_COLS))
+    grid = figures.tile(np.asarray(images), PREVIEW_ROWS, PREVIEW_COLS)
+    figures.save_png(runs.sample_path(run_dir, epoch), grid)
+    return grid
 
 
 def diverged(epoch, what):
@@ -83,27 +84,30 @@ def check_finite(epoch, groups):
 
 
 def run_epoch(step, batches, epoch, config, steps):
-    """Train one epoch on its batches; return its history row. Raises Diverged on NaN/inf."""
+    """Train one epoch on its batches; return (history row, losses (steps, 2)).
+
+    Raises Diverged on a NaN/inf loss.
+    """
     bar = tqdm(total=steps, desc=f"epoch {epoch}/{config.epochs}", leave=False,
                disable=config.quiet or not sys.stderr.isatty(), mininterval=0.5)
-    batches, sums, done = iter(batches), np.zeros(2), 0
+    batches, losses, done = iter(batches), np.zeros((steps, 2)), 0
     start = time.perf_counter()
     while done < steps:
         k = min(step.block, steps - done)  # the fused engine takes batches k at a time
-        losses = step([next(batches) for _ in range(k)])  # (k, 2): d_loss, g_loss
-        bad = ~np.isfinite(losses).all(axis=1)
+        block = step([next(batches) for _ in range(k)])  # (k, 2): d_loss, g_loss
+        bad = ~np.isfinite(block).all(axis=1)
         if bad.any():
             i = int(np.argmax(bad))
-            raise diverged(epoch, f"step {done + i + 1}: d_loss={losses[i, 0]:.4g}, "
-                                  f"g_loss={losses[i, 1]:.4g}")
-        sums, done = sums + losses.sum(axis=0), done + k
+            raise diverged(epoch, f"step {done + i + 1}: d_loss={block[i, 0]:.4g}, "
+                                  f"g_loss={block[i, 1]:.4g}")
+        losses[done:done + k], done = block, done + k
         bar.update(k)
-        last_d, last_g = losses[-1]
-        bar.set_postfix(d_loss=f"{last_d:.3f}", g_loss=f"{last_g:.3f}", refresh=False)
+        bar.set_postfix(d_loss=f"{block[-1, 0]:.3f}", g_loss=f"{block[-1, 1]:.3f}", refresh=False)
     bar.close()
-    d_loss, g_loss = (sums / steps).tolist()
-    return {"epoch": epoch, "d_loss": round(d_loss, 6), "g_loss": round(g_loss, 6),
-            "seconds": round(time.perf_counter() - start, 3), "steps": steps}
+    d_loss, g_loss = losses.mean(axis=0).tolist()
+    row = {"epoch": epoch, "d_loss": round(d_loss, 6), "g_loss": round(g_loss, 6),
+           "seconds": round(time.perf_counter() - start, 3), "steps": steps}
+    return row, losses
 
 
 def judge_every(config, per_class=TRACK_PER_CLASS):
@@ -169,6 +173,7 @@ def train(config=Config(), arrays=None, argv=None, on_epoch=None):
     history = [r for r in runs.read_history(run_dir / "history.csv") if r["epoch"] <= start]
     step = make_step(config, models)
     steps = config.steps_per_epoch or len(images) // config.batch_size
+    log = board.EventLog(run_dir, config, steps, start)  # TensorBoard: RUN_DIR/logs
     pool = data.training_arrays(images, labels, config.conditional)  # batches are cut from it
     if on_epoch is None and config.eval_every:
         on_epoch = judge_every(config)
@@ -177,16 +182,18 @@ def train(config=Config(), arrays=None, argv=None, on_epoch=None):
         save_preview(run_dir, 0, models.generator, preview)
     for epoch in range(start + 1, config.epochs + 1):
         batches = data.epoch_batches(pool, config.batch_size, steps, config.seed, epoch)
-        row = run_epoch(step, batches, epoch, config, steps)
+        row, losses = run_epoch(step, batches, epoch, config, steps)
         check_finite(epoch, groups)  # losses can stay finite while Adam's slots overflow
-        save_preview(run_dir, epoch, models.generator, preview)
+        grid = save_preview(run_dir, epoch, models.generator, preview)
         if on_epoch is not None:
             row.update(on_epoch(epoch, models.generator, row) or {})
         check_finite(epoch, groups)  # a hook is outside code: never checkpoint what it broke
+        log.epoch(row, losses, grid)  # before the checkpoint: a resume drops what it passes
         history.append(row)
         runs.write_history(run_dir / "history.csv", history)  # resume trims rows past the checkpoint
         runs.save_checkpoint(run_dir / "checkpoint.npz", epoch, groups)
         print(epoch_line(row, config.epochs), flush=True)
+    log.close()
     finish(run_dir, models, history, config.kind)
     return history
 
