@@ -41,6 +41,8 @@ def test_reference_folders_are_complete(folder):
     for name in ("losses.png", "quality.png", "progress.gif", "generator.keras"):
         assert (folder / name).stat().st_size > 0, name
     assert (folder / "progress.gif").stat().st_size < 3 * 2**20
+    # TensorBoard logs rebuilt from the folder (python -m gan_tutorials.board).
+    assert len(list((folder / "logs").glob("events.out.tfevents.*"))) == 1
 
 
 def test_reference_tree_is_small():
