@@ -57,11 +57,12 @@ class EventLog:
 
     def __init__(self, run_dir, config, steps_per_epoch, start_epoch=0):
         folder = log_folder(run_dir)
-        if start_epoch and folder.exists():  # a resume: forget the interrupted epoch's points
+        resumed_log = start_epoch and folder.exists()
+        if resumed_log:  # forget what an interrupted epoch logged past the checkpoint
             drop_events_after(folder, start_epoch * steps_per_epoch)
         self.steps_per_epoch = steps_per_epoch
         self.writer = tf.summary.create_file_writer(str(folder))
-        if not start_epoch:
+        if not resumed_log:  # the settings once per log
             self.settings(config)
 
         @tf.function  # one call per epoch: eager summaries cost ~0.6 ms each, ~1 s per epoch
@@ -75,7 +76,8 @@ class EventLog:
 
     def settings(self, config):
         """The config as a text table and as hparams (the HParams view compares runs)."""
-        fields = {k: v for k, v in vars(config).items() if k not in ("out", "data_dir")}
+        where = ("out", "data_dir", "resume", "overwrite", "quiet")  # not what the run learns
+        fields = {k: v for k, v in vars(config).items() if k not in where}
         table = "\n".join(f"| {k} | {v} |" for k, v in fields.items())
         with self.writer.as_default():
             tf.summary.text("config", "| setting | value |\n| --- | --- |\n" + table, step=0)
