@@ -5,8 +5,10 @@ import pickle
 
 import numpy as np
 import pytest
+import tensorflow as tf
+from tensorboard.compat.proto import event_pb2
 
-from gan_tutorials import data
+from gan_tutorials import board, data
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +51,18 @@ def tiny_data_dir(tiny_pickle, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("tfds")
     data.ensure_mnist(data_dir, source, sha, TINY_SIZES)
     return data_dir
+
+
+def read_events(run_dir):
+    """{tag: [(step, value)]} of every summary in run_dir/logs, in file order."""
+    found = {}
+    for path in sorted(board.log_folder(run_dir).glob("events.out.tfevents.*")):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = event_pb2.Event.FromString(record.numpy())
+            for value in event.summary.value:
+                found.setdefault(value.tag, []).append((event.step, value))
+    return found
+
+
+def scalars(events, tag):
+    return [(step, float(tf.make_ndarray(v.tensor))) for step, v in events[tag]]

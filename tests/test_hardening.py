@@ -81,7 +81,8 @@ def test_resume_needs_a_run_of_the_same_kind(tiny_arrays, tmp_path):
     with pytest.raises(RunError, match="holds no run"):
         train(Config(out=str(foreign), resume=True, **TINY), arrays=tiny_arrays)
     out = tmp_path / "run"
-    train(Config(kind="gan", out=str(out), epochs=1, **TINY), arrays=tiny_arrays)
+    train(Config(kind="gan", out=str(out), epochs=1, engine="tutorial", **TINY),
+          arrays=tiny_arrays)
     with pytest.raises(RunError, match="settings differ.*--batch-size 32"):
         train(Config(out=str(out), resume=True, epochs=2, batch_size=16, steps_per_epoch=3,
                      quiet=True), arrays=tiny_arrays)

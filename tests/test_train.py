@@ -13,6 +13,8 @@ from gan_tutorials import runs
 from gan_tutorials.config import Config
 from gan_tutorials.train import RunError, parse_config, train
 
+from conftest import read_events, scalars
+
 TINY = dict(epochs=2, batch_size=32, steps_per_epoch=3)
 REFERENCE = Path(__file__).parent.parent / "outputs" / "reference"
 DISCRIMINATOR_PARAMS = {"gan": 1_460_225, "cgan": 1_494_273}
@@ -42,10 +44,11 @@ def test_smoke_run_writes_every_file(kind, tiny_arrays, tmp_path):
 
 def test_resume_continues_instead_of_restarting(tiny_arrays, tmp_path):
     out = str(tmp_path / "run")
-    first = train(Config(kind="cgan", out=out, quiet=True, **TINY), arrays=tiny_arrays)
+    tiny = dict(TINY, engine="tutorial")  # any engine; this one compiles fastest
+    first = train(Config(kind="cgan", out=out, quiet=True, **tiny), arrays=tiny_arrays)
     epoch, saved = runs.load_checkpoint(tmp_path / "run" / "checkpoint.npz")
     assert epoch == 2 and int(saved["d_optimizer"][0]) == 6  # Adam's step counter: 2 x 3
-    more = dict(TINY, epochs=4)
+    more = dict(tiny, epochs=4)
     history = train(Config(kind="cgan", out=out, quiet=True, resume=True, **more),
                     arrays=tiny_arrays)
     assert [r["epoch"] for r in history] == [1, 2, 3, 4]
@@ -58,10 +61,11 @@ def test_resume_continues_instead_of_restarting(tiny_arrays, tmp_path):
 
 def test_existing_run_needs_resume_or_overwrite(tiny_arrays, tmp_path):
     out = str(tmp_path / "run")
-    train(Config(out=out, quiet=True, **dict(TINY, epochs=1)), arrays=tiny_arrays)
+    tiny = dict(TINY, engine="tutorial")  # any engine; this one compiles fastest
+    train(Config(out=out, quiet=True, **dict(tiny, epochs=1)), arrays=tiny_arrays)
     with pytest.raises(RunError, match="--resume .* --overwrite"):
-        train(Config(out=out, quiet=True, **TINY), arrays=tiny_arrays)
-    history = train(Config(out=out, quiet=True, overwrite=True, **TINY), arrays=tiny_arrays)
+        train(Config(out=out, quiet=True, **tiny), arrays=tiny_arrays)
+    history = train(Config(out=out, quiet=True, overwrite=True, **tiny), arrays=tiny_arrays)
     assert len(history) == 2
     with pytest.raises(RunError, match="'gan' run.*--kind gan"):
         train(Config(kind="cgan", out=out, resume=True, quiet=True, **TINY), arrays=tiny_arrays)
@@ -70,16 +74,19 @@ def test_existing_run_needs_resume_or_overwrite(tiny_arrays, tmp_path):
 def test_overwrite_leaves_no_stale_results(tiny_arrays, tmp_path):
     """--overwrite removes what evaluate and explore wrote for the old generator too."""
     out = tmp_path / "run"
-    train(Config(out=str(out), quiet=True, **dict(TINY, epochs=3)), arrays=tiny_arrays)
+    tiny = dict(TINY, engine="tutorial")  # any engine; this one compiles fastest
+    train(Config(out=str(out), quiet=True, **dict(tiny, epochs=3)), arrays=tiny_arrays)
     stale = ["metrics.json", "quality.png", "eval/samples.png", "explore/explore.json",
              "samples/epoch_003.png"]
     for name in stale[:4]:
         (out / name).parent.mkdir(exist_ok=True)
         (out / name).write_text("the old generator's")
-    train(Config(out=str(out), quiet=True, overwrite=True, **dict(TINY, epochs=1)),
+    train(Config(out=str(out), quiet=True, overwrite=True, **dict(tiny, epochs=1)),
           arrays=tiny_arrays)
     assert not [name for name in stale if (out / name).exists()]
     assert runs.read_history(out / "history.csv")[-1]["epoch"] == 1
+    # The TensorBoard log starts over too: only the new epoch's 3 steps.
+    assert [s for s, _ in scalars(read_events(out), "step/d_loss")] == [1, 2, 3]
 
 def test_cli_trains_from_a_prepared_tfds_dir(tiny_data_dir, tmp_path):
     out = tmp_path / "cli"
