@@ -30,6 +30,7 @@ TINY = dict(batch_size=32, steps_per_epoch=3, quiet=True)
     (["--steps-per-epoch", "0"], "must be >= 1"),
     (["--label-sampling", "maxval"], "invalid choice"),
     (["--learning-rate", "fast"], "expected a number"),
+    (["--dataset", "nope"], "unknown tfds dataset 'nope'"),
 ])
 def test_bad_flag_values(flags, complaint, tmp_path, capsys):
     out = tmp_path / "run"
@@ -142,11 +143,11 @@ def test_truncated_offline_file_is_a_clear_error(tiny_pickle, tmp_path):
     source, _ = tiny_pickle
     cut = tmp_path / "mnist.pkl.gz"
     cut.write_bytes(source.read_bytes()[:1000])
-    with pytest.raises(data.MnistDataError) as err:
+    with pytest.raises(data.DataError) as err:
         data.read_offline_arrays(cut)  # checked against the real file's hash
     assert str(cut) in str(err.value) and "reinstall" in str(err.value)
     # Right hash but broken content (a truncated gzip): still a clear error.
-    with pytest.raises(data.MnistDataError, match="cannot be read"):
+    with pytest.raises(data.DataError, match="cannot be read"):
         data.read_offline_arrays(cut, sha256=data.sha256_of(cut))
 
 

@@ -36,7 +36,7 @@ import numpy as np
 import tensorflow as tf
 
 from gan_tutorials.config import ENGINES, Config, bounded
-from gan_tutorials.data import MNIST
+from gan_tutorials.data import MNIST, DataError, image_set
 from gan_tutorials.models import create_models
 from gan_tutorials.steps import build_models, make_step
 
@@ -47,7 +47,7 @@ def dense_shapes(model):
             if isinstance(layer, keras.layers.Dense)]
 
 
-def step_matmuls(kind, batch_size=Config.batch_size, noise_dim=Config.noise_dim):
+def step_matmuls(kind, batch_size=Config.batch_size, noise_dim=Config.noise_dim, images=MNIST):
     """Every matmul of one tutorial step as (m, k, n) triples: C(m,n) = A(m,k) B(k,n).
 
     Sampling: G forward on B. D step: D forward, weight and input gradients on
@@ -55,7 +55,7 @@ def step_matmuls(kind, batch_size=Config.batch_size, noise_dim=Config.noise_dim)
     G then D forward on B, input gradients through every D layer, weight
     gradients of G only, input gradients through G but its first layer.
     """
-    generator, discriminator = create_models(kind, noise_dim)
+    generator, discriminator = create_models(kind, noise_dim, images)
     g, d = dense_shapes(generator), dense_shapes(discriminator)
     fwd = lambda n, shapes: [(n, i, o) for i, o in shapes]
     d_w = lambda n, shapes: [(i, n, o) for i, o in shapes]
@@ -90,22 +90,22 @@ def matmul_rate(matmuls, repeats=30):
     return flops_of(matmuls) / statistics.median(times) / 1e9
 
 
-def random_batches(kind, batch_size=Config.batch_size, count=8, seed=0):
+def random_batches(kind, batch_size=Config.batch_size, count=8, seed=0, images_of=MNIST):
     """A few in-memory batches shaped like the tutorial's pipeline output."""
     rng = np.random.default_rng(seed)
-    batches = []
+    batches, classes = [], images_of.num_classes
     for _ in range(count):
-        images = rng.uniform(-1, 1, (batch_size, *MNIST.image_shape)).astype(np.float32)
-        labels = tf.one_hot(rng.integers(0, MNIST.num_classes, batch_size), MNIST.num_classes)
+        images = rng.uniform(-1, 1, (batch_size, *images_of.image_shape)).astype(np.float32)
+        labels = tf.one_hot(rng.integers(0, classes, batch_size), classes)
         batches.append(tf.constant(images) if kind == "gan" else (tf.constant(images), labels))
     return batches
 
 
-def make_engines(kind, engines=ENGINES, steps_per_call=Config.steps_per_call):
+def make_engines(kind, engines=ENGINES, steps_per_call=Config.steps_per_call, dataset="mnist"):
     """One freshly built, compiled model set and step function per engine."""
     steps = {}
     for engine in engines:
-        config = Config(kind=kind, engine=engine, steps_per_call=steps_per_call)
+        config = Config(kind=kind, engine=engine, steps_per_call=steps_per_call, dataset=dataset)
         steps[engine] = make_step(config, build_models(config))
     return steps
 
@@ -119,10 +119,11 @@ def time_steps(step, batches, n):
     return (time.perf_counter() - start) / (calls * step.block) * 1000
 
 
-def bench_model(kind, steps=60, repeats=5, warmup=5, steps_per_call=Config.steps_per_call):
+def bench_model(kind, steps=60, repeats=5, warmup=5, steps_per_call=Config.steps_per_call,
+                dataset="mnist"):
     """Median ms/step per engine, ratios, FLOPs and the measured matmul rate."""
-    batches = random_batches(kind)
-    engines = make_engines(kind, steps_per_call=steps_per_call)
+    batches = random_batches(kind, images_of=image_set(dataset))  # random: only shapes matter
+    engines = make_engines(kind, steps_per_call=steps_per_call, dataset=dataset)
     for step in engines.values():
         if warmup:
             time_steps(step, batches, warmup)  # tracing, XLA compilation, allocator warm-up
@@ -130,7 +131,7 @@ def bench_model(kind, steps=60, repeats=5, warmup=5, steps_per_call=Config.steps
     for _ in range(repeats):
         for name, step in engines.items():  # interleaved
             samples[name].append(time_steps(step, batches, steps))
-    matmuls = step_matmuls(kind)
+    matmuls = step_matmuls(kind, images=image_set(dataset))
     rate = matmul_rate(matmuls)
     flops = flops_of(matmuls)
     ms = {name: statistics.median(v) for name, v in samples.items()}
@@ -200,10 +201,17 @@ def main(argv=None):
                         help="untimed steps per engine first (0: none)")
     parser.add_argument("--steps-per-call", type=bounded(int, 1), default=Config.steps_per_call,
                         help="fused engine: batches per compiled call (as in train)")
+    parser.add_argument("--dataset", default="mnist",
+                        help="tfds name whose image shape and classes the models take")
     parser.add_argument("--json", default=None, help="also write the results to this file")
     args = parser.parse_args(argv)
     kinds = ("gan", "cgan") if args.model == "both" else (args.model,)
-    results = [bench_model(k, args.steps, args.repeats, args.warmup, args.steps_per_call)
+    try:
+        image_set(args.dataset)
+    except DataError as err:
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
+    results = [bench_model(k, args.steps, args.repeats, args.warmup, args.steps_per_call,
+                           args.dataset)
                for k in kinds]
     print(format_table(results))
     if args.json:

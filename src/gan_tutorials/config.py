@@ -26,6 +26,9 @@ class Config:
     # "kind", not "model": elsewhere a model is a Keras model. --model stays as an alias.
     kind: str = field(default="gan", metadata={"choices": KINDS, "aliases": ("--model",),
         "help": "gan: the dense GAN (step 1); cgan: the one-hot conditional GAN (step 3)"})
+    dataset: str = field(default="mnist", metadata={
+        "help": "tfds name of a labelled grey-image dataset: mnist (the tutorial's), "
+                "fashion_mnist (its stated next step), kmnist, ..."})
     epochs: int = field(default=100, metadata={"min": 1,
         "help": "passes over MNIST; the tutorial trains for 100"})
     batch_size: int = field(default=128, metadata={"min": 1,
@@ -126,8 +129,8 @@ def config_from_args(args, cls=Config):
 
 
 def upgrade(saved):
-    """A saved config dict with fields renamed since it was written (model -> kind)."""
-    return {RENAMED.get(k, k): v for k, v in saved.items()}
+    """A saved config dict in today's names (model -> kind); runs before --dataset were MNIST."""
+    return {"dataset": "mnist", **{RENAMED.get(k, k): v for k, v in saved.items()}}
 
 
 def quiet_tensorflow():

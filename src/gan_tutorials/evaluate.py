@@ -1,4 +1,4 @@
-"""Beyond the tutorial: judge a generator with an MNIST classifier instead of by eye.
+"""Beyond the tutorial: judge a generator with a classifier instead of by eye.
 
     python -m gan_tutorials.evaluate RUN_DIR [--per-class N] [--seed N]
     python -m gan_tutorials.evaluate --generator FILE.keras [--out DIR]
@@ -9,8 +9,11 @@ Here the judge (see `judge`) reads the generated digits:
   * conditional: accuracy overall and per class, and the confusion matrix;
   * unconditional: each class's share, classes covered, normalized entropy;
   * both: mean confidence and the Frechet distance between the judge's
-    penultimate features of generated and of MNIST test digits (with the
+    penultimate features of generated and of real test images (with the
     distance between two halves of the test set as the floor).
+The dataset (MNIST unless the run used another, e.g. Fashion-MNIST) comes from
+the run folder, and so does its judge; the judge's own per-class accuracy on
+real test images is reported beside the generator's as its ceiling.
 Writes RUN_DIR/metrics.json and RUN_DIR/eval/*.png.
 """
 
@@ -26,8 +29,8 @@ import numpy as np
 
 from gan_tutorials import data, figures, runs
 from gan_tutorials.config import bounded
-from gan_tutorials.data import MNIST
-from gan_tutorials.judge import feature_reader, get_judge, judge_outputs
+from gan_tutorials.data import MNIST, image_set
+from gan_tutorials.judge import feature_reader, get_judge, judge_card, judge_outputs
 from gan_tutorials.models import GeneratorError, check_generator, image_of, is_conditional, load_generator
 
 COVERED_SHARE = 0.02  # a class counts as drawn when it has >= 2% of the samples
@@ -51,10 +54,10 @@ def frechet_distance(a, b):
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * cross)
 
 
-def class_metrics(predicted, labels=None):
+def class_metrics(predicted, labels=None, num_classes=MNIST.num_classes):
     """Class shares, coverage and normalized entropy; with labels, accuracies too."""
     predicted = np.asarray(predicted)
-    shares = np.bincount(predicted, minlength=MNIST.num_classes) / len(predicted)
+    shares = np.bincount(predicted, minlength=num_classes) / len(predicted)
     nonzero = shares[shares > 0]
     metrics = {"class_shares": shares.round(4).tolist(),
                "classes_covered": int((shares >= COVERED_SHARE).sum()),
@@ -74,18 +77,18 @@ def class_metrics(predicted, labels=None):
 def score_images(judge, images, labels=None, reference_features=None):
     """Every metric of a set of images (and the classes they were asked to be)."""
     probs, features = judge_outputs(judge, images)
-    metrics = class_metrics(probs.argmax(1), labels)
+    metrics = class_metrics(probs.argmax(1), labels, probs.shape[1])
     metrics["confidence"] = float(probs.max(1).mean())
     if reference_features is not None:
         metrics["frechet_distance"] = frechet_distance(features, reference_features)
     return metrics
 
 
-def reference_stats(judge, data_dir=None, test_xy=None):
-    """Judge features of the MNIST test set, and the two-halves distance floor."""
+def reference_stats(judge, dataset="mnist", data_dir=None, test_xy=None):
+    """Judge features of the dataset's test set, and the two-halves distance floor."""
     if test_xy is None:
-        data.ensure_mnist(data_dir)
-        _, test_xy = data.load_mnist(data_dir)
+        data.ensure(dataset, data_dir)
+        _, test_xy = data.load(dataset, data_dir)
     images = np.asarray(data.scale_images(test_xy[0]))  # (10000, 28, 28, 1)
     _, features = judge_outputs(judge, images)
     # Random halves: MNIST's stored order is not random (its two halves come
@@ -98,9 +101,8 @@ def reference_stats(judge, data_dir=None, test_xy=None):
 
 # --- a generator's metrics ------------------------------------------------------
 
-def generate(generator, per_class, seed=0, batch_size=1000):
+def generate(generator, per_class, seed=0, batch_size=1000, classes=MNIST.num_classes):
     """(images (10*per_class, 28, 28, 1), asked-for labels or None) from a generator."""
-    classes = MNIST.num_classes
     n, noise_dim = classes * per_class, generator.inputs[0].shape[-1]
     noise = np.random.default_rng(seed).standard_normal((n, noise_dim)).astype(np.float32)
     labels = np.repeat(np.arange(classes), per_class) if is_conditional(generator) else None
@@ -110,23 +112,23 @@ def generate(generator, per_class, seed=0, batch_size=1000):
 
 
 def evaluate_generator(generator, judge=None, per_class=1000, seed=0, reference=None,
-                       data_dir=None):
-    """All metrics of a generator, as a JSON-ready dict (the notebook API)."""
-    check_generator(generator)
-    judge = judge if judge is not None else get_judge(data_dir)
-    reference = reference if reference is not None else reference_stats(judge, data_dir)
+                       data_dir=None, dataset="mnist"):
+    """All metrics of a generator of `dataset`, as a JSON-ready dict (the notebook API)."""
+    images_of = image_set(dataset)
+    check_generator(generator, images=images_of)
+    judge = judge if judge is not None else get_judge(dataset, data_dir)
+    reference = reference if reference is not None else reference_stats(judge, dataset, data_dir)
     start = time.perf_counter()
-    images, labels = generate(generator, per_class, seed)
+    images, labels = generate(generator, per_class, seed, classes=images_of.num_classes)
     metrics = score_images(judge, images, labels, reference["features"])
-    metrics.update(kind="cgan" if labels is not None else "gan", samples=len(images),
-                   seed=seed, frechet_floor=reference["floor"],
-                   seconds=round(time.perf_counter() - start, 2))
+    metrics.update(kind="cgan" if labels is not None else "gan", dataset=dataset,
+                   class_names=list(images_of.class_names), samples=len(images), seed=seed,
+                   frechet_floor=reference["floor"], seconds=round(time.perf_counter() - start, 2))
     return metrics
 
 
-def grid_order(kind, count, rows=GRID_ROWS):
+def grid_order(kind, count, rows=GRID_ROWS, classes=MNIST.num_classes):
     """Indices for a rows x 10 sample grid; for a cgan, column c shows class c."""
-    classes = MNIST.num_classes
     if kind != "cgan":
         return np.arange(min(count, rows * classes))
     per_class = count // classes
@@ -148,7 +150,9 @@ def build_parser():
                         help="generated digits per class (cgan), or x10 in all (gan)")
     parser.add_argument("--seed", type=bounded(int, 0), default=0,
                         help="noise seed of the generated digits")
-    parser.add_argument("--data-dir", help="TFDS data dir for the MNIST test set")
+    parser.add_argument("--dataset", help="tfds name of the generator's dataset (default: "
+                        "the run folder's, else mnist)")
+    parser.add_argument("--data-dir", help="TFDS data dir for the test set")
     return parser
 
 
@@ -160,17 +164,21 @@ def main(argv=None):
         parser.error("give a RUN_DIR or --generator FILE (one of them)")
     source = Path(args.generator or args.run_dir)
     out = Path(args.out or (source.parent if args.generator else source))
+    dataset = args.dataset or runs.dataset_of(source)
     try:
-        generator = load_generator(source)
-    except GeneratorError as err:
+        images_of = image_set(dataset)
+        generator = load_generator(source, images=images_of)
+    except (GeneratorError, data.DataError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     start = time.perf_counter()
-    judge = feature_reader(get_judge(args.data_dir))
+    judge = feature_reader(get_judge(dataset, args.data_dir))
     metrics = evaluate_generator(generator, judge, args.per_class, args.seed,
-                                 data_dir=args.data_dir)
+                                 data_dir=args.data_dir, dataset=dataset)
     metrics["generator"] = str(source)
-    images, _ = generate(generator, min(args.per_class, GRID_ROWS), args.seed)
-    order = grid_order(metrics["kind"], len(images))
+    metrics["judge_per_class_accuracy"] = judge_card(dataset).get("per_class_accuracy")
+    images, _ = generate(generator, min(args.per_class, GRID_ROWS), args.seed,
+                         classes=images_of.num_classes)
+    order = grid_order(metrics["kind"], len(images), classes=images_of.num_classes)
     figures.save_evaluation(out / "eval", metrics, images[order], COVERED_SHARE)
     runs.write_json(out / "metrics.json", metrics)
     print(summary(metrics) + f"  ({time.perf_counter() - start:.1f}s in all)")
@@ -183,7 +191,7 @@ def summary(metrics):
             f"entropy {metrics['entropy']:.3f}, {metrics['classes_covered']} classes covered")
     return (f"{metrics['kind']}: {head}, confidence {metrics['confidence']:.3f}, "
             f"Frechet distance {metrics['frechet_distance']:.2f} "
-            f"(floor {metrics['frechet_floor']:.2f}); scored {metrics['samples']} digits "
+            f"(floor {metrics['frechet_floor']:.2f}); scored {metrics['samples']} images "
             f"in {metrics['seconds']:.1f}s")
 
 

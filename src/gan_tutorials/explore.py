@@ -24,7 +24,7 @@ import numpy as np
 
 from gan_tutorials import figures, runs
 from gan_tutorials.config import bounded
-from gan_tutorials.data import MNIST
+from gan_tutorials.data import MNIST, image_set
 from gan_tutorials.models import GeneratorError, image_of, load_generator
 
 IMAGE = MNIST.image_shape  # (28, 28, 1)
@@ -89,7 +89,8 @@ def render(generator, noise, digits, batch_size=2000):
     noise = np.asarray(noise, np.float32)  # (n, 100)
     n, k = len(noise), len(digits)
     z = np.repeat(noise, k, axis=0)  # row i*k + j: noise i as digit j
-    labels = np.eye(CLASSES, dtype=np.float32)[np.tile(np.asarray(digits), n)]
+    classes = generator.inputs[1].shape[-1]  # (n, 10) one-hot
+    labels = np.eye(classes, dtype=np.float32)[np.tile(np.asarray(digits), n)]
     images = image_of(generator.predict([z, labels], batch_size=batch_size, verbose=0))
     return images.reshape(n, k, *IMAGE)
 
@@ -101,6 +102,13 @@ def noise_style(generator, noise, digits):
     return {name: values.reshape(len(noise), len(digits)).mean(1) for name, values in measured.items()}
 
 
+def class_grid(generator, seed=0, columns=10):
+    """The tutorial's grid without measures: (classes, columns, 28, 28, 1), column c one noise."""
+    noise_dim, classes = generator.inputs[0].shape[-1], generator.inputs[1].shape[-1]
+    noise = np.random.default_rng(seed).standard_normal((columns, noise_dim))
+    return render(generator, noise, range(classes)).transpose(1, 0, 2, 3, 4)
+
+
 def feature_grid(generator, seed=0, columns=10):
     """The tutorial's grid: column c shares noise vector c, row r is digit r.
 
@@ -109,9 +117,7 @@ def feature_grid(generator, seed=0, columns=10):
     digit's own mean, that the columns explain: near 1 when a column's digits
     share their style, about 1/10 when the noise has nothing to do with it.
     """
-    noise_dim = generator.inputs[0].shape[-1]
-    noise = np.random.default_rng(seed).standard_normal((columns, noise_dim))
-    images = render(generator, noise, range(CLASSES)).transpose(1, 0, 2, 3, 4)
+    images = class_grid(generator, seed, columns)
     measured = style(images.reshape(-1, *IMAGE))
     return images, {name: noise_share(values.reshape(CLASSES, columns))
                     for name, values in measured.items()}
@@ -225,6 +231,14 @@ def explore(generator, samples=2000, digits=TUTORIAL_DIGITS, seed=0):
     return numbers, images
 
 
+def save_class_grid(folder, grid, class_names):
+    """The feature grid with a named row per class: grid (classes, columns, 28, 28, 1)."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    columns = [f"noise {c}" for c in range(grid.shape[1])]
+    figures.plot_image_table(Path(folder) / "grid.png", grid, list(class_names), columns,
+                             "same noise in every column, one class per row")
+
+
 def style_label(measured):
     """'slant 0.21, width 2.4' for a {"slant", "thickness"} dict."""
     return f"slant {measured['slant']:+.2f}, width {measured['thickness']:.2f}"
@@ -271,12 +285,19 @@ def main(argv=None):
     parser.add_argument("--seed", type=bounded(int, 0), default=0, help="seed of the sampled noise")
     parser.add_argument("--out", help="output folder (default RUN_DIR/explore)")
     args = parser.parse_args(argv)
+    source = Path(args.run_dir)
+    dataset = runs.dataset_of(source)
     try:
-        generator = load_generator(args.run_dir, need_conditional=True)
+        generator = load_generator(source, need_conditional=True, images=image_set(dataset))
     except GeneratorError as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
-    source = Path(args.run_dir)
     out = Path(args.out or (source if source.is_dir() else source.parent) / "explore")
+    if dataset != MNIST.name:  # slant and stroke width are measures of handwriting
+        save_class_grid(out, class_grid(generator, args.seed), image_set(dataset).class_names)
+        print(f"{dataset}: wrote the feature grid to {out / 'grid.png'}. The style measures "
+              "(slant, stroke width) and the categories, scaling and sums built on them are "
+              "defined for handwritten digits only, so they are not drawn here")
+        return
     numbers, images = explore(generator, args.samples, args.digits, args.seed)
     save_explore(out, numbers, images)
     print(summary(numbers) + f"\nwrote {out}")

@@ -78,7 +78,7 @@ def _save(fig, path):
     fig.savefig(path, dpi=100)
 
 
-def plot_confusion(path, confusion, title):
+def plot_confusion(path, confusion, title, class_names=None):
     """Confusion matrix (rows: asked-for class, columns: judged class) as PNG."""
     confusion = np.asarray(confusion, dtype=float)
     rates = confusion / np.maximum(confusion.sum(1, keepdims=True), 1)
@@ -91,11 +91,14 @@ def plot_confusion(path, confusion, title):
                     color="white" if v > 0.5 else "black")
     ticks = range(len(rates))
     ax.set(xticks=ticks, yticks=ticks, xlabel="judged as", ylabel="asked for", title=title)
+    if class_names:  # "Sneaker" reads better than 7
+        ax.set_xticklabels(class_names, rotation=60, ha="right", fontsize=7)
+        ax.set_yticklabels(class_names, fontsize=7)
     fig.colorbar(im, ax=ax, fraction=0.046)
     _save(fig, path)
 
 
-def plot_shares(path, shares, title, threshold):
+def plot_shares(path, shares, title, threshold, class_names=None):
     """Bar chart of each class's share of the generated digits, as PNG."""
     fig = Figure(figsize=(6, 3.2))
     ax = fig.subplots()
@@ -104,6 +107,8 @@ def plot_shares(path, shares, title, threshold):
                label=f"uniform ({1 / len(shares):.0%})")
     ax.axhline(threshold, color="tab:red", ls=":", lw=1, label=f"covered ({threshold:.0%})")
     ax.set(xticks=range(len(shares)), xlabel="class judged", ylabel="share", title=title)
+    if class_names:
+        ax.set_xticklabels(class_names, rotation=45, ha="right", fontsize=7)
     ax.legend(fontsize=8)
     _save(fig, path)
 
@@ -167,7 +172,7 @@ def save_evaluation(folder, metrics, grid_images, covered_share):
     save_png(folder / "samples.png", tile(grid_images, len(grid_images) // classes, classes))
     if metrics["kind"] == "cgan":
         plot_confusion(folder / "confusion.png", metrics["confusion"],
-                       f"accuracy {metrics['accuracy']:.1%}")
+                       f"accuracy {metrics['accuracy']:.1%}", metrics.get("class_names"))
     plot_shares(folder / "class_shares.png", metrics["class_shares"],
                 f"entropy {metrics['entropy']:.2f}, {metrics['classes_covered']} classes covered",
-                covered_share)
+                covered_share, metrics.get("class_names"))

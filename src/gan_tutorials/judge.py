@@ -1,11 +1,13 @@
-"""Beyond the tutorial: the MNIST judge, a small CNN that reads generated digits.
+"""Beyond the tutorial: the judge, a small CNN that reads generated digits (or clothes).
 
-    python -m gan_tutorials.judge [--data-dir DIR]   # train (or verify) and cache it
+    python -m gan_tutorials.judge [--dataset NAME] [--data-dir DIR]   # train or verify, cache
 
 The tutorial judges its digits by eye; `evaluate` asks this classifier
-instead. It is trained once on MNIST (about a minute, >= 99.0% test accuracy)
-and cached with a sha256 sidecar in $GAN_TUTORIALS_CACHE or the user cache
-dir. Its penultimate layer's features feed the Frechet distance.
+instead. One judge per dataset is trained once (about two minutes; MNIST >=
+99.0% test accuracy) and cached with a sha256 sidecar, which also records its
+accuracy per class on the real test images (the ceiling for a generator's),
+in $GAN_TUTORIALS_CACHE/<dataset> or the user cache dir. Its penultimate
+layer's features feed the Frechet distance.
 """
 
 if __name__ == "__main__":  # a CLI run: quiet TensorFlow's start-up lines before it loads
@@ -27,9 +29,9 @@ JUDGE_EPOCHS = 4  # enough for >= 99.0% test accuracy with this CNN
 FEATURE_LAYER = "features"  # the judge's penultimate layer, used for the distance
 
 
-def create_judge():
-    """A small CNN for 28x28 digits in [-1, 1]; softmax over 10 classes."""
-    image = keras.Input(MNIST.image_shape, name="image")  # (n, 28, 28, 1) in [-1, 1]
+def create_judge(images=MNIST):
+    """A small CNN for 28x28 images in [-1, 1]; softmax over the dataset's classes."""
+    image = keras.Input(images.image_shape, name="image")  # (n, 28, 28, 1) in [-1, 1]
     x = keras.layers.Conv2D(32, 3, activation="relu")(image)
     x = keras.layers.MaxPooling2D()(x)
     x = keras.layers.Conv2D(64, 3, activation="relu")(x)
@@ -38,14 +40,14 @@ def create_judge():
     x = keras.layers.Dropout(0.25)(x)  # dropout: ~99.2% instead of ~98.9% on test
     features = keras.layers.Dense(128, activation="relu", name=FEATURE_LAYER)(x)
     x = keras.layers.Dropout(0.25)(features)
-    probs = keras.layers.Dense(MNIST.num_classes, activation="softmax", name="probs")(x)
-    return keras.Model(image, probs, name="mnist_judge")
+    probs = keras.layers.Dense(images.num_classes, activation="softmax", name="probs")(x)
+    return keras.Model(image, probs, name=f"{images.name}_judge")
 
 
-def train_judge(train_xy, test_xy, epochs=JUDGE_EPOCHS, seed=0, verbose=1):
-    """Fit the judge on uint8 MNIST; return (model, test accuracy)."""
+def train_judge(train_xy, test_xy, epochs=JUDGE_EPOCHS, seed=0, verbose=1, images=MNIST):
+    """Fit the judge on uint8 images; return (model, test accuracy)."""
     keras.utils.set_random_seed(seed)
-    judge = create_judge()
+    judge = create_judge(images)
     judge.compile(optimizer=keras.optimizers.Adam(1e-3),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     x, y = train_xy
@@ -57,10 +59,11 @@ def train_judge(train_xy, test_xy, epochs=JUDGE_EPOCHS, seed=0, verbose=1):
     return judge, float(accuracy)
 
 
-def cache_dir():
-    """Where the judge is cached: $GAN_TUTORIALS_CACHE or the user cache dir."""
+def cache_dir(dataset="mnist"):
+    """Where a dataset's judge is cached: $GAN_TUTORIALS_CACHE or the user cache dir, /dataset."""
     import platformdirs
-    return Path(os.environ.get("GAN_TUTORIALS_CACHE") or platformdirs.user_cache_dir("gan_tutorials"))
+    root = os.environ.get("GAN_TUTORIALS_CACHE") or platformdirs.user_cache_dir("gan_tutorials")
+    return Path(root) / dataset
 
 
 def load_cached_judge(folder):
@@ -75,25 +78,35 @@ def load_cached_judge(folder):
         return None
 
 
-def get_judge(data_dir=None, folder=None, verbose=1, arrays=None):
-    """The cached judge, verified; trained (a few minutes) and cached if absent or corrupt.
+def get_judge(dataset="mnist", data_dir=None, folder=None, verbose=1, arrays=None):
+    """The dataset's cached judge, verified; trained (minutes) and cached if absent or corrupt.
 
-    `arrays` = (train_xy, test_xy) trains on those instead of MNIST (tests).
+    `arrays` = (train_xy, test_xy) trains on those instead of the dataset (tests).
     """
-    folder = Path(folder or cache_dir())
+    folder = Path(folder or cache_dir(dataset))
     judge = load_cached_judge(folder)
     if judge is not None:
         return judge
-    print(f"training the MNIST judge (cached in {folder}) ...", file=sys.stderr, flush=True)
+    print(f"training the {dataset} judge (cached in {folder}) ...", file=sys.stderr, flush=True)
     if arrays is None:
-        data.ensure_mnist(data_dir)
-        arrays = data.load_mnist(data_dir)
-    judge, accuracy = train_judge(*arrays, verbose=verbose)
-    save_judge(folder, judge, accuracy, JUDGE_EPOCHS)
+        data.ensure(dataset, data_dir)
+        arrays = data.load(dataset, data_dir)
+    images = data.image_set(dataset)
+    judge, accuracy = train_judge(*arrays, verbose=verbose, images=images)
+    save_judge(folder, judge, accuracy, JUDGE_EPOCHS, per_class_accuracy(judge, *arrays[1]))
     return judge
 
 
-def save_judge(folder, judge, accuracy, epochs):
+def per_class_accuracy(judge, images, labels):
+    """The judge's accuracy on each class of real (uint8) images: the ceiling for generators."""
+    predicted = judge.predict(np.asarray(data.scale_images(images)), batch_size=1000,
+                              verbose=0).argmax(1)
+    labels = np.asarray(labels)
+    return [round(float((predicted[labels == c] == c).mean()), 4)
+            for c in range(judge.output_shape[-1])]
+
+
+def save_judge(folder, judge, accuracy, epochs, per_class=None):
     """Cache the judge (trained for `epochs`) with a sha256 sidecar, both written atomically."""
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / ".judge.tmp.keras"
@@ -101,7 +114,12 @@ def save_judge(folder, judge, accuracy, epochs):
     sha = data.sha256_of(tmp)
     tmp.replace(folder / "judge.keras")
     runs.write_json(folder / "judge.json", {"sha256": sha, "test_accuracy": accuracy,
-                                            "epochs": epochs})
+                                            "per_class_accuracy": per_class, "epochs": epochs})
+
+
+def judge_card(dataset="mnist"):
+    """The cached judge's sidecar: test accuracy, per class too, and epochs trained."""
+    return runs.read_json(cache_dir(dataset) / "judge.json")
 
 
 def feature_reader(judge):
@@ -122,12 +140,19 @@ def main(argv=None):
     """CLI: make sure the judge is cached, and report its test accuracy."""
     parser = argparse.ArgumentParser(prog="python -m gan_tutorials.judge",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", help="TFDS data dir for MNIST")
+    parser.add_argument("--dataset", default="mnist", help="tfds name (default: mnist)")
+    parser.add_argument("--data-dir", help="TFDS data dir")
     args = parser.parse_args(argv)
-    get_judge(args.data_dir)
-    meta = runs.read_json(cache_dir() / "judge.json")
-    print(f"judge cached in {cache_dir()}: test accuracy {meta['test_accuracy']:.4f} "
-          f"after {meta['epochs']} epochs")
+    try:
+        data.image_set(args.dataset)
+        get_judge(args.dataset, args.data_dir)
+    except data.DataError as err:
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
+    card = judge_card(args.dataset)
+    per_class = card.get("per_class_accuracy") or []
+    print(f"{args.dataset} judge cached in {cache_dir(args.dataset)}: test accuracy "
+          f"{card['test_accuracy']:.4f} after {card['epochs']} epochs"
+          + (f"; worst class {min(per_class):.4f}" if per_class else ""))
 
 
 if __name__ == "__main__":

@@ -89,12 +89,13 @@ def is_conditional(model):
     return len(model.inputs) == 2
 
 
-def create_models(kind, noise_dim=NOISE_DIM):
-    """Return (generator, discriminator) for kind "gan" or "cgan"."""
+def create_models(kind, noise_dim=NOISE_DIM, images=MNIST):
+    """Return (generator, discriminator) for kind "gan" or "cgan" on the dataset `images`."""
     if kind == "gan":
-        return create_generator(noise_dim), create_discriminator()
+        return create_generator(noise_dim, images), create_discriminator(images)
     if kind == "cgan":
-        return create_conditional_generator(noise_dim), create_conditional_discriminator()
+        return (create_conditional_generator(noise_dim, images),
+                create_conditional_discriminator(images))
     raise ValueError(f"unknown model kind {kind!r}: expected 'gan' or 'cgan'")
 
 
@@ -130,8 +131,8 @@ def check_generator(model, need_conditional=None, images=MNIST):
                              f"{kinds[need_conditional][1]} run)")
 
 
-def load_generator(path, need_conditional=None):
-    """Load and check a generator from a .keras file or a run folder."""
+def load_generator(path, need_conditional=None, images=MNIST):
+    """Load and check a generator (of the dataset `images`) from a .keras file or a run folder."""
     path = Path(path)
     if path.is_dir():
         path = path / "generator.keras"
@@ -141,5 +142,5 @@ def load_generator(path, need_conditional=None):
         model = keras.models.load_model(path, compile=False)
     except Exception as err:  # keras raises many types for a bad file
         raise GeneratorError(f"{path} is not a Keras model file ({type(err).__name__})") from err
-    check_generator(model, need_conditional)
+    check_generator(model, need_conditional, images)
     return model

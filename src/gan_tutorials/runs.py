@@ -127,6 +127,12 @@ def read_config(run_dir):
     return upgrade(read_json(Path(run_dir) / "config.json").get("config", {}))
 
 
+def dataset_of(path):
+    """The dataset a run folder was trained on: mnist for a bare .keras file or an older run."""
+    config = Path(path) / "config.json"
+    return read_config(path)["dataset"] if config.exists() else "mnist"
+
+
 def unowned(run_dir):
     """Names in run_dir that no action of the package writes (temporary files aside)."""
     return sorted(p.name for p in Path(run_dir).iterdir()

@@ -28,7 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gan_tutorials.data import MNIST
+from gan_tutorials.data import image_set
 from gan_tutorials.models import create_gan, create_models, image_of
 
 
@@ -60,7 +60,8 @@ def build_models(config):
     engine runs as written, without it.
     """
     keras.utils.set_random_seed(config.seed)  # the tutorial's seed: initial weights
-    generator, discriminator = create_models(config.kind, config.noise_dim)
+    generator, discriminator = create_models(config.kind, config.noise_dim,
+                                             image_set(config.dataset))
     jit = config.engine != "tutorial"
     adam = lambda: keras.optimizers.Adam(learning_rate=config.learning_rate, beta_1=config.beta_1)
     discriminator.compile(optimizer=adam(), loss="binary_crossentropy", jit_compile=jit)
@@ -92,8 +93,9 @@ def draw(config, n, rng):
     if not config.conditional:
         return Draws(noise, None, d_targets, rng.normal([n, config.noise_dim]), g_targets)
     # "notebook" keeps the tutorial's maxval=9 (exclusive): class 9 is never drawn.
-    classes = MNIST.num_classes - (config.label_sampling == "notebook")
-    labels = tf.one_hot(rng.uniform([n], 0, classes, dtype=tf.int32), MNIST.num_classes)
+    num_classes = image_set(config.dataset).num_classes
+    maxval = num_classes - (config.label_sampling == "notebook")
+    labels = tf.one_hot(rng.uniform([n], 0, maxval, dtype=tf.int32), num_classes)
     return Draws(noise, labels, d_targets, noise, g_targets)  # G's step reuses D's noise
 
 

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from gan_tutorials import board, data, figures, runs
 from gan_tutorials.config import RUN_CONTROL, Config, add_config_flags, config_from_args, upgrade
-from gan_tutorials.data import MNIST
+from gan_tutorials.data import image_set
 from gan_tutorials.models import image_of
 from gan_tutorials.runs import RunError
 from gan_tutorials.steps import build_models, make_step
@@ -41,12 +41,12 @@ class Diverged(RunError):
 
 
 def load_training_data(config):
-    """(images, labels) of MNIST's training split, prepared offline if needed."""
+    """(images, labels) of the dataset's training split, prepared offline if possible."""
     try:
-        data.ensure_mnist(config.data_dir)
-    except data.MnistDataError as err:
+        data.ensure(config.dataset, config.data_dir)
+    except data.DataError as err:
         raise RunError(str(err)) from err
-    (images, labels), _ = data.load_mnist(config.data_dir)
+    (images, labels), _ = data.load(config.dataset, config.data_dir)
     return images.numpy(), labels.numpy()  # (60000, 28, 28, 1) uint8, (60000,)
 
 
@@ -57,8 +57,9 @@ def preview_inputs(config):
     noise = noise.astype(np.float32)  # (10, 100)
     if not config.conditional:
         return noise
-    one_hot = np.eye(MNIST.num_classes, dtype=np.float32)
-    return [noise, one_hot[np.arange(n) % MNIST.num_classes]]  # + (10, 10)
+    num_classes = image_set(config.dataset).num_classes
+    one_hot = np.eye(num_classes, dtype=np.float32)
+    return [noise, one_hot[np.arange(n) % num_classes]]  # + (10, 10)
 
 
 def save_preview(run_dir, epoch, generator, inputs):
@@ -113,8 +114,8 @@ def run_epoch(step, batches, epoch, config, steps):
 def judge_every(config, per_class=TRACK_PER_CLASS):
     """The --eval-every hook: every K epochs, the judge's scores as history columns."""
     from gan_tutorials import evaluate, judge  # loads (or trains) the judge only when asked
-    reader = judge.feature_reader(judge.get_judge(config.data_dir))  # built once: no retracing
-    reference = evaluate.reference_stats(reader, config.data_dir)
+    reader = judge.feature_reader(judge.get_judge(config.dataset, config.data_dir))  # once
+    reference = evaluate.reference_stats(reader, config.dataset, config.data_dir)
 
     def on_epoch(epoch, generator, row):
         if epoch % config.eval_every:
@@ -145,13 +146,20 @@ def finish(run_dir, models, history, kind):
     if any(row.get("frechet_distance") not in (None, "") for row in history):
         scores = [c for c in TRACK_COLUMNS[kind] if c not in ("frechet_distance", "classes_covered")]
         figures.plot_quality(run_dir / "quality.png", history, scores,
-                             f"{run_dir.name}: the MNIST judge's verdict per epoch")
+                             f"{run_dir.name}: the judge's verdict per epoch")
 
 
 def start_run(config, arrays, argv):
     """Check folder and data before creating the folder; return (run_dir, images, labels)."""
+    try:
+        images_of = image_set(config.dataset)  # a known, labelled grey-image dataset
+    except data.DataError as err:
+        raise RunError(f"--dataset: {err}") from err
     run_dir = runs.open_run_dir(config)
     images, labels = arrays if arrays is not None else load_training_data(config)
+    if images.shape[1:] != images_of.image_shape:
+        raise RunError(f"images of shape {images.shape[1:]} are not {config.dataset}'s "
+                       f"{images_of.image_shape}")
     if config.batch_size > len(images):
         raise RunError(f"--batch-size {config.batch_size} is larger than the "
                        f"{len(images)} training images")
@@ -174,7 +182,8 @@ def train(config=Config(), arrays=None, argv=None, on_epoch=None):
     step = make_step(config, models)
     steps = config.steps_per_epoch or len(images) // config.batch_size
     log = board.EventLog(run_dir, config, steps, start)  # TensorBoard: RUN_DIR/logs
-    pool = data.training_arrays(images, labels, config.conditional)  # batches are cut from it
+    pool = data.training_arrays(images, labels, config.conditional,  # batches are cut from it
+                                image_set(config.dataset).num_classes)
     if on_epoch is None and config.eval_every:
         on_epoch = judge_every(config)
     preview = preview_inputs(config)
