@@ -25,7 +25,7 @@ def test_pipeline_from_mock_tfds(conditional, tiny_data_dir):
     # the process); the tiny prepared dataset provides it.
     with tfds.testing.mock_data(num_examples=300, policy=tfds.testing.MockPolicy.USE_FILES,
                                 data_dir=str(tiny_data_dir)):
-        (train, _) = data.load_mnist()
+        (train, _) = data.load("mnist")
     images, labels = train
     pool = data.training_arrays(images.numpy(), labels.numpy(), conditional)
     batches = list(data.epoch_batches(pool, batch_size=128, steps=2, seed=0, epoch=1))

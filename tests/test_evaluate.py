@@ -47,8 +47,8 @@ def tiny_judge(real_mnist, tmp_path_factory):
     (x, y), (x_test, y_test) = real_mnist["train"], real_mnist["test"]
     folder = tmp_path_factory.mktemp("judge")
     arrays = ((x[:6000], y[:6000]), (x_test[:1000], y_test[:1000]))
-    model, accuracy = judge.train_judge(*arrays, epochs=2, verbose=0)
-    judge.save_judge(folder, model, accuracy, epochs=2)
+    model, accuracy, per_class = judge.train_judge(*arrays, epochs=2, verbose=0)
+    judge.save_judge(folder, model, accuracy, epochs=2, per_class=per_class)
     return model, accuracy, folder
 
 

@@ -29,8 +29,7 @@ from tensorboard.plugins.hparams import api as hp
 from tensorboard.plugins.scalar import metadata as scalar_metadata
 
 from gan_tutorials import runs
-
-LOSSES = ("d_loss", "g_loss")  # per step, and as epoch means
+from gan_tutorials.config import RUN_PLACE
 
 
 def log_folder(run_dir):
@@ -56,7 +55,7 @@ def drop_events_after(folder, last_step):
 class EventLog:
     """A run's TensorBoard events: the config once, then every epoch's steps and summary."""
 
-    def __init__(self, run_dir, config, steps_per_epoch, start_epoch=0):
+    def __init__(self, run_dir, settings, steps_per_epoch, start_epoch=0):
         folder = log_folder(run_dir)
         resumed_log = start_epoch and folder.exists()
         if resumed_log:  # forget what an interrupted epoch logged past the checkpoint
@@ -64,7 +63,7 @@ class EventLog:
         self.steps_per_epoch = steps_per_epoch
         self.writer = tf.summary.create_file_writer(str(folder))
         if not resumed_log:  # the settings once per log
-            self.settings(config)
+            self.write_settings(settings)
 
         scalar = scalar_metadata.create_summary_metadata(display_name=None, description=None)
 
@@ -79,10 +78,9 @@ class EventLog:
                     tf.summary.write("step/g_loss", losses[i, 1], step, metadata=scalar)
         self.write_steps = write_steps
 
-    def settings(self, config):
-        """The config as a text table and as hparams (the HParams view compares runs)."""
-        where = ("out", "data_dir", "resume", "overwrite", "quiet")  # not what the run learns
-        fields = {k: v for k, v in vars(config).items() if k not in where}
+    def write_settings(self, settings):
+        """The config dict as a text table and as hparams (the HParams view compares runs)."""
+        fields = {k: v for k, v in settings.items() if k not in RUN_PLACE}
         table = "\n".join(f"| {k} | {v} |" for k, v in fields.items())
         with self.writer.as_default():
             tf.summary.text("config", "| setting | value |\n| --- | --- |\n" + table, step=0)
@@ -116,7 +114,7 @@ def rebuild(run_dir):
     if not history:
         raise runs.RunError(f"{run_dir} has no history.csv rows to log")
     shutil.rmtree(log_folder(run_dir), ignore_errors=True)
-    log = EventLog(run_dir, argparse.Namespace(**config), history[0]["steps"])
+    log = EventLog(run_dir, config, history[0]["steps"])
     for row in history:
         frame = runs.sample_path(run_dir, row["epoch"])
         log.epoch(row, preview=iio.imread(frame) if frame.exists() else None)

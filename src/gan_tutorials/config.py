@@ -78,10 +78,12 @@ class Config:
         return self.kind == "cgan"
 
 
+# Fields that say where and how a run was started, not what it learns: --config
+# does not take them from a saved run, and TensorBoard's hparams leave them out.
+RUN_PLACE = ("out", "data_dir", "resume", "overwrite", "quiet")
 # Fields that only steer a run, not what it learns: a resume may change them.
-# (Both engines do the same math on the same draws, so the engine is one.)
-RUN_CONTROL = ("out", "data_dir", "resume", "overwrite", "quiet", "epochs", "eval_every",
-               "engine", "steps_per_call")
+# (The engines do the same math on the same draws, so the engine is one.)
+RUN_CONTROL = (*RUN_PLACE, "epochs", "eval_every", "engine", "steps_per_call")
 
 
 # Names a field had in older run folders' config.json, and its name now.

