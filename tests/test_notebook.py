@@ -23,9 +23,9 @@ def test_notebook_executes_and_shows_its_plots(monkeypatch):
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     outputs = "".join(o.get("text", "") for cell in code for o in cell.get("outputs", []))
     assert "generator" in outputs and "1,486,352 parameters" in outputs
-    assert "accuracy" in outputs and "thick_straight" in outputs
+    assert "accuracy" in outputs and "thick_straight" in outputs and "slant miss" in outputs
     plotting = [cell for cell in code if "plt.show()" in cell.source]
-    assert len(plotting) == 2  # one right after train(), one in the latent-space section
+    assert len(plotting) == 3  # after train(), in the latent-space section, and the control sweep
     for cell in plotting:
         images = [o for o in cell.outputs if "image/png" in o.get("data", {})]
         assert images, f"no figure shown by the cell starting {cell.source[:60]!r}"

@@ -176,3 +176,20 @@ def save_evaluation(folder, metrics, grid_images, covered_share):
     plot_shares(folder / "class_shares.png", metrics["class_shares"],
                 f"entropy {metrics['entropy']:.2f}, {metrics['classes_covered']} classes covered",
                 covered_share, metrics.get("class_names"))
+
+
+def plot_requested_achieved(path, panels, title):
+    """Achieved against requested, one panel per attribute: panels = {name: {label: (x, y)}}."""
+    fig = Figure(figsize=(4 * len(panels), 3.8))
+    axes = fig.subplots(1, len(panels), squeeze=False)
+    for ax, (name, series) in zip(axes[0], panels.items()):
+        low = min(np.min(x) for x, _ in series.values())
+        high = max(np.max(x) for x, _ in series.values())
+        ax.plot([low, high], [low, high], color="grey", lw=0.8, label="achieved = requested")
+        for label, (x, y) in series.items():
+            ax.plot(x, y, ".", ms=3, alpha=0.6, label=label)
+        ax.set(xlabel=f"requested {name}", ylabel=f"achieved {name}")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    _save(fig, path)

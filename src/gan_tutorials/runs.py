@@ -34,7 +34,7 @@ RESULT_FILES = ("config.json", "history.csv", "checkpoint.npz", "generator.keras
 # Everything any action writes into a run folder; --overwrite removes all of
 # it. A test runs every action and fails on a name missing here.
 OWNED = (*RESULT_FILES, "discriminator.keras", "progress.gif", "losses.png", "quality.png",
-         "metrics.json", "samples", "eval", "explore", "logs")
+         "metrics.json", "samples", "eval", "explore", "control", "logs")
 MIN_FREE_BYTES = 200 * 2**20  # a full run writes ~60 MB; refuse to start below this
 
 

@@ -1,0 +1,129 @@
+"""Absolute control: the fit, steering to targets, and every bad request."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.stats import chi
+
+from gan_tutorials import control
+from gan_tutorials.control import ATTRIBUTES, TOLERANCE, ControlError
+
+REFERENCE = Path(__file__).resolve().parents[1] / "outputs" / "reference"
+
+
+@pytest.fixture(scope="module")
+def ctl():
+    """The reference cgan with its committed fit: loading it must not refit."""
+    generator = control.load_generator(REFERENCE / "cgan", need_conditional=True)
+    loaded = control.load_controller(REFERENCE / "cgan", generator)
+    assert loaded is not None, "outputs/reference/cgan/control holds no fit for this generator"
+    return loaded
+
+
+def test_fit_directions_recovers_a_known_linear_world():
+    rng = np.random.default_rng(0)
+    noise, classes = rng.standard_normal((3000, 20)), rng.integers(0, 3, 3000)
+    slopes = rng.standard_normal((6, 20))
+    attrs = noise @ slopes.T + 5.0 * classes[:, None] + 0.1 * rng.standard_normal((3000, 6))
+    directions, r2, choice = control.fit_directions(noise, classes, attrs, 3)
+    assert directions.shape == (3, 6, 20)
+    assert np.abs(directions - slopes[None]).max() < 0.05
+    assert min(r2["shared"].values()) > 0.99
+    assert set(choice) == set(ATTRIBUTES)
+
+
+def test_fit_saves_and_reloads_for_its_generator_only(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(REFERENCE / "cgan" / "generator.keras", run)
+    generator = control.load_generator(run, need_conditional=True)
+    fitted = control.fit_controller(generator, per_class=12, epochs=1)
+    control.save_controller(run, fitted)
+    loaded = control.load_controller(run, generator)
+    assert np.array_equal(loaded.pool_noise, fitted.pool_noise)  # regenerated from the seed
+    assert loaded.pool_attrs == pytest.approx(fitted.pool_attrs, abs=1e-4)
+    assert loaded.fit["direction_r2"] == fitted.fit["direction_r2"]
+    (run / "generator.keras").write_bytes((run / "generator.keras").read_bytes() + b"\0")
+    assert control.load_controller(run, generator) is None  # another generator: refit
+
+
+def test_steer_hits_targets_holds_the_rest_and_stays_in_the_shell(ctl):
+    digits = np.repeat(np.arange(10), 3)
+    slant = np.array([ctl.percentile(d, q)[0] for d in range(10) for q in (10, 50, 90)])
+    steered = control.steer(ctl, digits, {"slant": slant}, hold=("thickness", "height"), seed=3)
+    error = steered.error_sd(ctl)  # (30, 6)
+    assert np.median(error[:, 0]) < 0.1
+    assert np.mean(error[:, [1, 3]]) < 0.1  # leakage into the held attributes
+    assert np.mean(np.nanmax(error, 1) <= TOLERANCE) >= 0.9
+    assert np.all(np.isnan(error[:, [2, 4, 5]]))  # width, length, area were left free
+    assert steered.held[:, 1].all() and not steered.held[:, 0].any()
+    low, high = chi.ppf(control.SHELL, steered.noise.shape[1])
+    norms = np.linalg.norm(steered.noise, axis=1)
+    assert np.all((norms >= low - 1e-3) & (norms <= high + 1e-3))
+    # the achieved numbers are the measures of the returned images, not a model's guess
+    assert control.measure_array(steered.images) == pytest.approx(steered.achieved, abs=1e-6)
+
+
+def test_different_starts_give_different_digits(ctl):
+    steered = control.steer(ctl, [7] * 6, {"slant": 10.0, "thickness": 2.5}, seed=1)
+    assert len({image.tobytes() for image in steered.images}) == 6
+
+
+@pytest.mark.parametrize("targets, hold, digits, message", [
+    ({"curl": 1.0}, (), [7], "unknown attribute 'curl'"),
+    ({"slant": 5.0}, ("slant",), [7], "both a target and held"),
+    ({"slant": 5.0}, (), [10], "digits go from 0 to 9"),
+    ({"thickness": 9.0}, (), [7], "out of reach for digit 7: this generator draws"),
+    ({"height": 1.0}, ("slant",), [3], "out of reach for digit 3"),
+])
+def test_bad_requests_are_refused(ctl, targets, hold, digits, message):
+    with pytest.raises(ControlError, match=message):
+        control.steer(ctl, digits, targets, hold)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--digit", "7", "--out", "x"], "name at least one target"),
+    (["--digit", "7", "--slant", "abc", "--out", "x"], "invalid finite value"),
+    (["--digit", "7", "--slant", "nan", "--out", "x"], "is not a finite number"),
+    (["--digit", "7", "--curl", "3", "--out", "x"], "unrecognized arguments"),
+    (["--digit", "7", "--hold", "curl", "--slant", "3", "--out", "x"], "invalid choice"),
+    (["--digit", "7", "--n", "0", "--slant", "3", "--out", "x"], "must be >= 1"),
+    (["--digit", "7", "--sweep", "slant", "--out", "x"], "--sweep needs --from and --to"),
+    (["--slant", "3"], "a request needs --digit and --out"),
+    (["--digit", "7", "--thickness", "9", "--out", "x"], "out of reach for digit 7"),
+    (["--digit", "7", "--slant", "3", "--hold", "slant", "--out", "x"], "both a target and held"),
+])
+def test_cli_refuses_with_exit_2_and_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        control.main([str(REFERENCE / "cgan"), *argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2
+    assert message in err[-1] and err[-1].startswith("python -m gan_tutorials.control")
+
+
+def test_cli_refuses_an_unconditional_generator(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        control.main([str(REFERENCE / "gan"), "--digit", "7", "--slant", "3", "--out", "x"])
+    assert exit_.value.code == 2
+    assert "unconditional" in capsys.readouterr().err
+
+
+def test_cli_request_and_sweep_write_what_they_promise(tmp_path, capsys):
+    run = str(REFERENCE / "cgan")
+    control.main([run, "--digit", "7", "--slant", "15", "--thickness", "3.0", "--hold", "height",
+                  "--n", "5", "--out", str(tmp_path / "req")])
+    saved = np.load(tmp_path / "req" / "control.npz")
+    assert saved["images"].shape == (5, 28, 28) and saved["images"].dtype == np.uint8
+    assert saved["images"][:, 0, 0].max() < 30 and saved["images"].max() > 200  # ink is bright
+    assert set(saved) >= {f"{kind}_{a}" for kind in ("requested", "achieved")
+                          for a in ("slant", "thickness", "height")}
+    assert np.median(np.abs(saved["achieved_slant"] - 15)) < 1.0
+    assert (tmp_path / "req" / "grid.png").is_file()
+    control.main([run, "--digit", "4", "--sweep", "thickness", "--from", "2", "--to", "3.5",
+                  "--n", "6", "--out", str(tmp_path / "sweep")])
+    swept = np.load(tmp_path / "sweep" / "control.npz")
+    assert swept["requested_thickness"] == pytest.approx(np.linspace(2, 3.5, 6))
+    assert np.all(np.diff(swept["achieved_thickness"]) > 0)  # the sweep goes the asked way
+    assert {"sweep.gif", "sweep.png"} <= {p.name for p in (tmp_path / "sweep").iterdir()}
