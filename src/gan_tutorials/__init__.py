@@ -15,6 +15,9 @@ The modules follow the tutorial's story:
     judge     beyond the tutorial: the MNIST classifier that reads generated digits
     evaluate  beyond the tutorial: a generator's scores from the judge
     explore   step 4: latent-space grid, style averages, scaling, arithmetic
+    morphometry  beyond step 4: Morpho-MNIST's six shape measures of a digit
+    control   beyond step 4: steer a digit to target measures (the article's
+              closing promise), and report how well that holds
     bench     beyond the tutorial: speed of each engine against the machine
 """
 
