@@ -110,6 +110,13 @@ def test_cli_refuses_an_unconditional_generator(capsys):
     assert "unconditional" in capsys.readouterr().err
 
 
+def test_cli_refuses_a_fashion_run(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        control.main([str(REFERENCE / "fashion-cgan"), "--digit", "7", "--slant", "3", "--out", "x"])
+    assert exit_.value.code == 2
+    assert "is a fashion_mnist run" in capsys.readouterr().err
+
+
 def test_cli_request_and_sweep_write_what_they_promise(tmp_path, capsys):
     run = str(REFERENCE / "cgan")
     control.main([run, "--digit", "7", "--slant", "15", "--thickness", "3.0", "--hold", "height",

@@ -238,6 +238,10 @@ def load_controller(run_dir, generator):
 
 def controller_for(run_dir, verbose=True):
     """Load the run's cgan generator and its fit, fitting and saving it the first time."""
+    dataset = runs.dataset_of(run_dir)
+    if dataset != MNIST.name:  # the measures are of handwriting
+        raise ControlError(f"{run_dir} is a {dataset} run; control steers Morpho-MNIST's "
+                           "handwriting measures, so it needs an mnist cgan run")
     generator = load_generator(run_dir, need_conditional=True)
     ctl = load_controller(run_dir, generator)
     if ctl is None:
