@@ -66,3 +66,9 @@ def read_events(run_dir):
 
 def scalars(events, tag):
     return [(step, float(tf.make_ndarray(v.tensor))) for step, v in events[tag]]
+
+
+def pytest_report_header(config):
+    """Say which Keras backend the suite runs on (the JAX tests re-run some of it on jax)."""
+    import keras
+    return f"keras backend: {keras.backend.backend()}"

@@ -102,9 +102,9 @@ def sample_path(run_dir, epoch):
     return Path(run_dir) / "samples" / f"epoch_{epoch:03d}.png"
 
 
-def save_checkpoint(path, epoch, groups):
-    """Save {"group": [arrays]} plus the epoch as one .npz, atomically."""
-    arrays = {"epoch": np.array(epoch)}
+def save_checkpoint(path, epoch, groups, backend="tensorflow"):
+    """Save {"group": [arrays]} plus the epoch and the Keras backend as one .npz, atomically."""
+    arrays = {"epoch": np.array(epoch), "backend": np.array(backend)}
     for group, values in groups.items():
         arrays.update({f"{group}/{i:04d}": np.asarray(v) for i, v in enumerate(values)})
     buf = io.BytesIO()
@@ -116,10 +116,16 @@ def load_checkpoint(path):
     """Return (epoch, {"group": [arrays]}) from a checkpoint .npz."""
     with np.load(path) as npz:
         groups = {}
-        for key in sorted(k for k in npz.files if k != "epoch"):
+        for key in sorted(k for k in npz.files if "/" in k):
             group, _ = key.split("/")
             groups.setdefault(group, []).append(npz[key])
         return int(npz["epoch"]), groups
+
+
+def checkpoint_backend(path):
+    """The Keras backend a checkpoint was written on (tensorflow for older runs)."""
+    with np.load(path) as npz:
+        return str(npz["backend"]) if "backend" in npz.files else "tensorflow"
 
 
 def read_config(run_dir):
@@ -196,8 +202,19 @@ def prepare_run_dir(run_dir, config, argv):
         write_json(run_dir / "config.json", {"config": dataclasses.asdict(config), "argv": argv})
 
 
-def restore(run_dir, groups):
-    """Load run_dir's checkpoint into the groups' variables; return its epoch."""
+def restore(run_dir, groups, backend="tensorflow"):
+    """Load run_dir's checkpoint into the groups' variables; return its epoch.
+
+    Weights and Adam slots are the same arrays on every Keras backend, but the
+    steps' random stream is not (TensorFlow's Philox Generator against Keras's
+    SeedGenerator), so a resume on another backend could not continue the run
+    exactly: it is refused.
+    """
+    saved_backend = checkpoint_backend(run_dir / "checkpoint.npz")
+    if saved_backend != backend:
+        raise RunError(f"--resume: {run_dir} was trained on the {saved_backend} backend and this "
+                       f"is {backend}; its random stream cannot carry over, so the resume would "
+                       f"not be exact. Resume with KERAS_BACKEND={saved_backend}")
     epoch, saved = load_checkpoint(run_dir / "checkpoint.npz")
     for group, variables in groups.items():
         arrays = saved.get(group, [])

@@ -16,9 +16,15 @@ of d_loss, g_loss; `step.block` is the k the engine prefers):
   * train_on_batch: the same loop, moves 1-2 in one compiled graph.
   * fused:          all four moves of `block` batches in one XLA program.
 
-All random numbers come from `Models.rng`, a seeded `tf.random.Generator`
-whose state is checkpointed. Every engine draws in a plain TF graph or eagerly,
-in the same order, so from one seed all three see the same numbers.
+All random numbers come from `Models.rng`, whose state is checkpointed: on
+TensorFlow a seeded `tf.random.Generator` (every number measured so far), on
+other Keras backends a seeded `keras.random.SeedGenerator`. Every engine draws
+outside its compiled update, in the same order, so from one seed all three
+see the same numbers.
+
+On JAX (`KERAS_BACKEND=jax`) the tutorial and train_on_batch engines run as
+they are, and `fused` is `jax_fused_step`: k batches' four moves in one
+`jax.jit` over Keras's stateless calls, with donated buffers.
 """
 
 import dataclasses
@@ -43,7 +49,7 @@ class Models:
     generator: keras.Model
     discriminator: keras.Model
     gan: keras.Model
-    rng: tf.random.Generator  # every draw of every step
+    rng: tf.random.Generator | keras.random.SeedGenerator  # every draw of every step
 
     def checkpoint_groups(self):
         """Every variable a resume needs, grouped: weights, Adam slots, the RNG state."""
@@ -71,7 +77,43 @@ def build_models(config):
     # checkpoint can restore their slots before the first step of a resume.
     discriminator.optimizer.build(discriminator.trainable_variables)
     gan.optimizer.build(generator.trainable_variables)
-    return Models(generator, discriminator, gan, tf.random.Generator.from_seed(config.seed))
+    return Models(generator, discriminator, gan, new_rng(config.seed))
+
+
+def on_tensorflow():
+    """True when Keras runs on TensorFlow (the package's measured default)."""
+    return keras.backend.backend() == "tensorflow"
+
+
+def new_rng(seed):
+    """The steps' random stream: TF's Generator on TensorFlow, a SeedGenerator elsewhere."""
+    return tf.random.Generator.from_seed(seed) if on_tensorflow() else keras.random.SeedGenerator(seed)
+
+
+def normal(rng, shape):
+    """N(0, 1) numbers of shape from the steps' stream."""
+    return rng.normal(shape) if isinstance(rng, tf.random.Generator) else keras.random.normal(shape, seed=rng)
+
+
+def uniform(rng, shape, low, high):
+    """U(low, high) floats of shape from the steps' stream."""
+    if isinstance(rng, tf.random.Generator):
+        return rng.uniform(shape, low, high)
+    return keras.random.uniform(shape, low, high, seed=rng)
+
+
+def integers(rng, shape, high):
+    """Integers in [0, high) of shape from the steps' stream."""
+    if isinstance(rng, tf.random.Generator):
+        return rng.uniform(shape, 0, high, dtype=tf.int32)
+    return keras.random.randint(shape, 0, high, seed=rng)
+
+
+def to_backend(batch):
+    """A tf.data batch as the active backend takes it: as is on TensorFlow, numpy elsewhere."""
+    if on_tensorflow():
+        return batch
+    return tuple(np.asarray(b) for b in batch) if isinstance(batch, (tuple, list)) else np.asarray(batch)
 
 
 class Draws(NamedTuple):
@@ -86,16 +128,16 @@ class Draws(NamedTuple):
 
 def draw(config, n, rng):
     """Move 1: noise, fake labels and soft targets for a batch of n, from rng."""
-    noise = rng.normal([n, config.noise_dim])  # (n, 100)
+    noise = normal(rng, [n, config.noise_dim])  # (n, 100)
     # Soft labels keep D from growing over-confident, which would starve G of gradient.
-    d_targets = tf.concat([rng.uniform([n, 1], 0.9, 1.0), rng.uniform([n, 1], 0.0, 0.1)], 0)
-    g_targets = rng.uniform([n, 1], 0.9, 1.0)
+    d_targets = keras.ops.concatenate([uniform(rng, [n, 1], 0.9, 1.0), uniform(rng, [n, 1], 0.0, 0.1)], 0)
+    g_targets = uniform(rng, [n, 1], 0.9, 1.0)
     if not config.conditional:
-        return Draws(noise, None, d_targets, rng.normal([n, config.noise_dim]), g_targets)
+        return Draws(noise, None, d_targets, normal(rng, [n, config.noise_dim]), g_targets)
     # "notebook" keeps the tutorial's maxval=9 (exclusive): class 9 is never drawn.
     num_classes = image_set(config.dataset).num_classes
     maxval = num_classes - (config.label_sampling == "notebook")
-    labels = tf.one_hot(rng.uniform([n], 0, maxval, dtype=tf.int32), num_classes)
+    labels = keras.ops.one_hot(integers(rng, [n], maxval), num_classes)
     return Draws(noise, labels, d_targets, noise, g_targets)  # G's step reuses D's noise
 
 
@@ -111,9 +153,9 @@ def with_labels(x, labels):
 
 def discriminator_batch(real, real_labels, fake, fake_labels):
     """D's input for move 3: real images first, then the fakes (with their labels)."""
-    images = tf.concat([real, fake], axis=0)  # (2n, 28, 28, 1)
+    images = keras.ops.concatenate([real, fake], axis=0)  # (2n, 28, 28, 1)
     return with_labels(images, None if real_labels is None
-                       else tf.concat([real_labels, fake_labels], axis=0))  # + (2n, 10)
+                       else keras.ops.concatenate([real_labels, fake_labels], axis=0))  # + (2n, 10)
 
 
 def train_on_batch_step(models, config):
@@ -121,20 +163,21 @@ def train_on_batch_step(models, config):
     g, d, gan = models.generator, models.discriminator, models.gan
 
     def draw_and_fake(real):
-        draws = draw(config, tf.shape(real)[0], models.rng)
+        draws = draw(config, real.shape[0], models.rng)
         g_in = with_labels(draws.noise, draws.labels)
         fake = (image_of(g.predict(g_in, verbose=0)) if config.engine == "tutorial"
                 else image_of(g(g_in, training=False)))  # (n, 28, 28, 1)
         return draws, fake
 
-    if config.engine != "tutorial":
+    traced = config.engine != "tutorial" and on_tensorflow()
+    if traced:
         # One traced graph: no predict() machinery, no op-by-op dispatch; fixed
-        # batch shapes, so it traces once.
+        # batch shapes, so it traces once. (JAX dispatches each op compiled.)
         draw_and_fake = tf.function(draw_and_fake)
 
     def update(batch):
         """One batch: the four moves, top to bottom."""
-        real, real_labels = split_batch(batch)
+        real, real_labels = split_batch(to_backend(batch))
         # 1-2. Draw, and make fakes with G (not trained here).
         draws, fake = draw_and_fake(real)
         # 3. D step. Keras 3 reads `trainable` when a model's train function is
@@ -152,7 +195,7 @@ def train_on_batch_step(models, config):
     def step(batches):
         return np.array([update(batch) for batch in batches], dtype=np.float64)  # (k, 2)
     step.block = 1  # nothing to gain from more: each batch is its own calls
-    step.traced = [draw_and_fake] if config.engine != "tutorial" else []
+    step.traced = [draw_and_fake] if traced else []
     return step
 
 
@@ -193,7 +236,7 @@ def fused_step(models, config):
 
     @tf.function  # 1. Draw in a plain graph: XLA's random kernels give other numbers.
     def draw_all(batches):
-        return [draw(config, tf.shape(split_batch(b)[0])[0], models.rng) for b in batches]
+        return [draw(config, split_batch(b)[0].shape[0], models.rng) for b in batches]
 
     @tf.function(jit_compile=True)
     def fused(batches, draws):
@@ -208,10 +251,78 @@ def fused_step(models, config):
     return step
 
 
+def jax_fused_step(models, config):
+    """The fused engine on JAX: k batches' four moves in one jax.jit of stateless calls.
+
+    The weights and both Adams' slots travel through the jitted function as
+    arrays (their buffers donated, so they are updated in place) and are
+    written back to the Keras variables after each call, for previews and
+    checkpoints. The draws come from the same stream, in the same order, as
+    train_on_batch's, so both land on the same weights.
+    """
+    import jax  # only on the JAX backend
+
+    g, d = models.generator, models.discriminator
+    bce = keras.losses.BinaryCrossentropy()
+    d.trainable = True  # D's full variable list; G's step simply takes no gradient for it
+    d_opt, g_opt = d.optimizer, models.gan.optimizer
+    variables = (g.trainable_variables, g.non_trainable_variables, d.trainable_variables,
+                 d.non_trainable_variables, d_opt.variables, g_opt.variables)
+
+    def update(state, batch, draws):
+        """One batch: moves 2-4, as pure functions of the state."""
+        g_tv, g_nv, d_tv, d_nv, d_ov, g_ov = state
+        real, real_labels = split_batch(batch)
+        # 2. Make fakes with G as it is before this batch.
+        fake = image_of(g.stateless_call(g_tv, g_nv, with_labels(draws.noise, draws.labels),
+                                         training=True)[0])
+
+        def d_loss_of(d_tv):  # 3. D step: real vs fake, soft targets
+            batch_in = discriminator_batch(real, real_labels, fake, draws.labels)
+            return bce(draws.d_targets, d.stateless_call(d_tv, d_nv, batch_in, training=True)[0])
+        d_loss, d_grads = jax.value_and_grad(d_loss_of)(d_tv)
+        d_tv, d_ov = d_opt.stateless_apply(d_ov, d_grads, d_tv)
+
+        def g_loss_of(g_tv):  # 4. G step through the updated D, whose weights are constants here
+            fake = image_of(g.stateless_call(g_tv, g_nv, with_labels(draws.g_noise, draws.labels),
+                                             training=True)[0])
+            verdict = d.stateless_call(d_tv, d_nv, with_labels(fake, draws.labels), training=True)[0]
+            return bce(draws.g_targets, verdict)
+        g_loss, g_grads = jax.value_and_grad(g_loss_of)(g_tv)
+        g_tv, g_ov = g_opt.stateless_apply(g_ov, g_grads, g_tv)
+        return (g_tv, g_nv, d_tv, d_nv, d_ov, g_ov), (d_loss, g_loss)
+
+    def fused(state, batches, draws):
+        losses = []
+        for batch, batch_draws in zip(batches, draws):  # unrolled, as on TensorFlow
+            state, batch_losses = update(state, batch, batch_draws)
+            losses.append(keras.ops.stack(batch_losses))
+        return state, keras.ops.stack(losses)  # (k, 2)
+    fused = jax.jit(fused, donate_argnums=0)
+
+    def step(batches):
+        batches = tuple(to_backend(b) for b in batches)
+        draws = [draw(config, split_batch(b)[0].shape[0], models.rng) for b in batches]  # 1.
+        state = tuple([v.value for v in group] for group in variables)
+        state, losses = fused(state, batches, draws)
+        for group, values in zip(variables, state):
+            for variable, value in zip(group, values):
+                variable.assign(value)
+        return np.asarray(losses, np.float64)
+    step.block = config.steps_per_call
+    step.traced = [fused]
+    return step
+
+
 ENGINES = {"tutorial": train_on_batch_step, "train_on_batch": train_on_batch_step,
            "fused": fused_step}
 
 
 def make_step(config, models):
     """The step function of `config.engine` over `models` (see the module docstring)."""
+    if config.engine == "fused" and keras.backend.backend() == "jax":
+        return jax_fused_step(models, config)
+    if keras.backend.backend() not in ("tensorflow", "jax"):
+        raise RuntimeError(f"gan_tutorials runs on the tensorflow and jax Keras backends, "
+                           f"not {keras.backend.backend()}")
     return ENGINES[config.engine](models, config)

@@ -20,6 +20,7 @@ import signal
 import sys
 import time
 
+import keras
 import numpy as np
 from tqdm import tqdm
 
@@ -179,7 +180,7 @@ def train(config=Config(), arrays=None, argv=None, on_epoch=None):
     run_dir, images, labels = start_run(config, arrays, argv)
     models = build_models(config)
     groups = models.checkpoint_groups()
-    start = runs.restore(run_dir, groups) if config.resume else 0
+    start = runs.restore(run_dir, groups, keras.backend.backend()) if config.resume else 0
     history = [r for r in runs.read_history(run_dir / "history.csv") if r["epoch"] <= start]
     step = make_step(config, models)
     steps = config.steps_per_epoch or len(images) // config.batch_size
@@ -202,7 +203,7 @@ def train(config=Config(), arrays=None, argv=None, on_epoch=None):
         log.epoch(row, losses, grid)  # before the checkpoint: a resume drops what it passes
         history.append(row)
         runs.write_history(run_dir / "history.csv", history)  # resume trims rows past the checkpoint
-        runs.save_checkpoint(run_dir / "checkpoint.npz", epoch, groups)
+        runs.save_checkpoint(run_dir / "checkpoint.npz", epoch, groups, keras.backend.backend())
         print(epoch_line(row, config.epochs), flush=True)
     log.close()
     finish(run_dir, models, history, config.kind)
