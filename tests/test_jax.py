@@ -51,6 +51,19 @@ def test_backend_neutral_tests_pass_on_jax():
     assert f" {EXPECTED} passed" in result.stdout, result.stdout[-2000:]
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not jax_installed(), reason="jax is not installed (make setup installs it)")
+def test_bench_times_the_jax_engines():
+    env = dict(os.environ, KERAS_BACKEND="jax")
+    result = subprocess.run(
+        [sys.executable, "-m", "gan_tutorials.bench", "--model", "cgan", "--steps", "2",
+         "--repeats", "1", "--warmup", "0", "--steps-per-call", "2"],
+        cwd=TESTS.parent, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for engine in ("tutorial", "train_on_batch", "fused"):
+        assert f"| jax (cpu) | cgan | {engine} |" in result.stdout, result.stdout
+
+
 @pytest.mark.skipif(not jax_installed(), reason="jax is not installed (make setup installs it)")
 def test_resume_on_another_backend_is_refused(tiny_arrays, tmp_path):
     """A checkpoint records its backend; its random stream cannot cross to another."""

@@ -1,5 +1,6 @@
 """Tutorial steps 2 and 3: a tiny run writes the whole run folder and resumes."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -88,13 +89,19 @@ def test_overwrite_leaves_no_stale_results(tiny_arrays, tmp_path):
     # The TensorBoard log starts over too: only the new epoch's 3 steps.
     assert [s for s, _ in scalars(read_events(out), "step/d_loss")] == [1, 2, 3]
 
+def user_env():
+    """This process's environment as a user's shell has it: jax, which tfds imports here
+    when installed, sets TF_CPP_MIN_LOG_LEVEL=1 on import; a shell does not."""
+    return {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+
+
 def test_cli_trains_from_a_prepared_tfds_dir(tiny_data_dir, tmp_path):
     out = tmp_path / "cli"
     result = subprocess.run(  # --model: the older name of --kind, kept for users
         [sys.executable, "-m", "gan_tutorials.train", "--model", "cgan", "--epochs", "1",
          "--steps-per-epoch", "2", "--batch-size", "16", "--out", str(out),
          "--data-dir", str(tiny_data_dir), "--quiet"],
-        capture_output=True, text=True, timeout=300)
+        capture_output=True, text=True, timeout=300, env=user_env())
     assert result.returncode == 0, result.stderr[-2000:]
     assert "epoch 1/1" in result.stdout
     # TensorFlow's C++ start-up lines (oneDNN, CUDA stubs, XLA) are quieted.

@@ -9,7 +9,9 @@ models, three engines (see `steps`):
   2. train_on_batch  the package's default engine;
   3. fused           both updates of K batches in one XLA-compiled program.
 Repeats are interleaved (1, 2, 3, 1, 2, 3, ...) so drift in the machine's
-speed hits all engines alike; the median ms/step of each is reported.
+speed hits all engines alike; the median ms/step of each is reported. The
+engines are those of the active Keras backend: `KERAS_BACKEND=jax` times
+JAX's (fused = one jax.jit), and the table names the backend and device.
 
 The ceiling is measured, not assumed: the very matmuls one step performs
 (forward, weight-gradient and input-gradient products, counted from the layer
@@ -140,7 +142,16 @@ def bench_model(kind, steps=60, repeats=5, warmup=5, steps_per_call=Config.steps
             "samples_ms": samples,
             "speedup": {name: ms["tutorial"] / ms[name] for name in ms},
             "share_of_matmul_rate": {name: flops / (ms[name] / 1000) / 1e9 / rate for name in ms},
-            "cpu": cpu_peak()}
+            "backend": backend_device()[0], "device": backend_device()[1], "cpu": cpu_peak()}
+
+
+def backend_device():
+    """(Keras backend, the device its steps run on), e.g. ("jax", "cpu")."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+        return backend, jax.devices()[0].platform
+    return backend, tf.config.list_logical_devices()[-1].device_type.lower()
 
 
 def cpu_peak(cpuinfo="/proc/cpuinfo"):
@@ -168,13 +179,15 @@ def cpu_peak(cpuinfo="/proc/cpuinfo"):
 
 def format_table(results):
     """A plain-text table of bench results, one row per model and engine."""
-    lines = ["| model | engine | ms/step | speed-up vs tutorial | GFLOP/s | share of matmul rate "
-             "| share of peak |", "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| backend | model | engine | ms/step | speed-up vs tutorial | GFLOP/s "
+             "| share of matmul rate | share of peak |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     for r in results:
         peak = (r["cpu"] or {}).get("peak_gflops", float("nan"))
         for name in ENGINES:
             gflops = r["gflop_per_step"] / (r["ms_per_step"][name] / 1000)
-            lines.append(f"| {r['model']} | {name} | {r['ms_per_step'][name]:.1f} | "
+            lines.append(f"| {r['backend']} ({r['device']}) | {r['model']} | {name} | "
+                         f"{r['ms_per_step'][name]:.1f} | "
                          f"{r['speedup'][name]:.2f}x | {gflops:.0f} | "
                          f"{100 * r['share_of_matmul_rate'][name]:.0f}% | {100 * gflops / peak:.0f}% |")
     notes = [f"{r['model']}: {r['gflop_per_step']:.2f} GFLOP/step, matmul rate at these shapes "
@@ -217,7 +230,7 @@ def main(argv=None):
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"results": results, "tensorflow": tf.__version__,
-                       "keras": keras.__version__}, f, indent=2)
+                       "keras": keras.__version__, "backend": keras.backend.backend()}, f, indent=2)
 
 
 if __name__ == "__main__":
