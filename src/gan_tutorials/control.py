@@ -85,17 +85,27 @@ class Controller:
 
     @cached_property
     def jacobian(self):
-        """tf.function (noise, one-hot) -> d measures / d noise, (n, 6, dim), in native units."""
-        scale = tf.constant(np.asarray(self.fit["sd"])[None, :, None], tf.float32)
+        """(noise, one-hot) -> d measures / d noise, (n, 6, dim) numpy, in native units."""
+        scale = np.asarray(self.fit["sd"], np.float32)[None, :, None]
+
+        def measures(noise, labels):  # (n, 6) standardised, as the surrogate predicts them
+            return self.surrogate(image_of(self.generator([noise, labels], training=False)),
+                                  training=False)
+
+        if keras.backend.backend() == "jax":
+            import jax  # one row's Jacobian, vectorised over the batch
+            one = lambda z, y: measures(z[None], y[None])[0]
+            per_row = jax.jit(jax.vmap(jax.jacrev(one)))
+            return lambda noise, labels: np.asarray(per_row(noise, labels)) * scale
 
         @tf.function(reduce_retracing=True)
-        def jacobian(noise, labels):
+        def batch_jacobian(noise, labels):
             with tf.GradientTape() as tape:
                 tape.watch(noise)
-                images = image_of(self.generator([noise, labels], training=False))
-                measures = self.surrogate(images, training=False)  # (n, 6) standardised
-            return tape.batch_jacobian(measures, noise) * scale
-        return jacobian
+                predicted = measures(noise, labels)
+            return tape.batch_jacobian(predicted, noise)
+        return lambda noise, labels: batch_jacobian(tf.constant(noise),
+                                                    tf.constant(labels)).numpy() * scale
 
 
 # --- the fit -------------------------------------------------------------------------
@@ -378,7 +388,7 @@ def correct(ctl, digits, z, requested, rounds):
         active = np.flatnonzero(best_error > STOP)
         if not active.size:
             break
-        jac = ctl.jacobian(tf.constant(z[active]), tf.constant(labels[active])).numpy()  # (a, 6, dim)
+        jac = ctl.jacobian(z[active], labels[active])  # (a, 6, dim)
         jac = jac / sd[active][:, :, None] * constrained[active][:, :, None]  # SD units, constraints only
         residual = np.where(constrained[active], (requested[active] - attrs[active]) / sd[active], 0.0)
         gram = jac @ jac.transpose(0, 2, 1) + 1e-2 * np.eye(len(ATTRIBUTES))  # (a, 6, 6), damped
@@ -514,7 +524,8 @@ def control_report(ctl, judge, seed=0, starts=2, joint_per_digit=44):
             stack, seconds = run_batches(ctl, batches, method)
             result = score(ctl, stack, judge)
             if method == "steer":
-                result.update(seconds=round(seconds, 2), requests_per_second=round(len(stack["digits"]) / seconds, 1))
+                result.update(seconds=round(seconds, 2),
+                              requests_per_second=round(len(stack["digits"]) / seconds, 1))
             numbers.setdefault(name, {})[method] = result
             arrays[name, method] = stack
     numbers.update(tolerance_sd=TOLERANCE, band_percentiles=list(BAND), reach_percentiles=list(REACH),
@@ -565,8 +576,9 @@ def save_sweep(folder, steered, attribute, name="sweep"):
     x = steered.requested[:, ATTRIBUTES.index(attribute)]
     panels = {a: {"requested": steered.requested[:, ATTRIBUTES.index(a)],
                   "achieved": steered.achieved[:, ATTRIBUTES.index(a)]} for a in constrained}
+    held = ", ".join(constrained[1:]) or "nothing"
     figures.plot_curves(folder / f"{name}.png", x, panels, f"requested {attribute}",
-                        f"digit {steered.digits[0]}: {attribute} swept, {', '.join(constrained[1:]) or 'nothing'} held")
+                        f"digit {steered.digits[0]}: {attribute} swept, {held} held")
 
 
 def save_report(ctl, numbers, arrays, folder):
@@ -581,10 +593,12 @@ def save_report(ctl, numbers, arrays, folder):
             stack = arrays["band", method]
             target = ~np.isnan(stack["requested"][:, j]) & ~stack["held"][:, j]
             panels[name][method] = (stack["requested"][target, j], stack["achieved"][target, j])
-    figures.plot_requested_achieved(folder / "report.png", panels,
-                                    "requests at each digit's 5th-95th percentiles: steer vs the article's method")
+    figures.plot_requested_achieved(
+        folder / "report.png", panels,
+        "requests at each digit's 5th-95th percentiles: steer vs the article's method")
     grid = level_grid(ctl, "slant")
-    figures.plot_image_table(folder / "slant_levels.png", grid.images.reshape(ctl.classes, len(LEVELS), *MNIST.image_shape),
+    table = grid.images.reshape(ctl.classes, len(LEVELS), *MNIST.image_shape)  # (10, 7, 28, 28, 1)
+    figures.plot_image_table(folder / "slant_levels.png", table,
                              [str(d) for d in range(ctl.classes)], [f"p{q:g}" for q in LEVELS],
                              "each digit at its own slant percentiles, thickness and height held")
     for name in CORE:
@@ -685,7 +699,8 @@ def summary(numbers):
     for band in ("band", "extrapolation"):
         for method in ("steer", "article"):
             r = numbers[band][method]
-            lines.append(f"{band:13s} {method:7s} success {r['success']:.1%}  judge {r['judge_accuracy']:.1%}  "
+            lines.append(f"{band:13s} {method:7s} success {r['success']:.1%}  "
+                         f"judge {r['judge_accuracy']:.1%}  "
                          + "  ".join(f"{a} {v['median_sd']:.3f}/{v['p90_sd']:.3f} SD"
                                      for a, v in r["attributes"].items() if "median_sd" in v))
     steer_band = numbers["band"]["steer"]
