@@ -3,7 +3,8 @@
 Keras fixes its backend at import, so these run in a child with
 KERAS_BACKEND=jax: the freezing semantics (which weights each half-step
 moves), the fused JAX engine landing where JAX's train_on_batch does from the
-same draws, a smoke run writing every file, and exact resume on both engines.
+same draws, a smoke run writing every file, exact resume, and steering a
+digit (the surrogate's Jacobian by jax.jacrev).
 """
 
 import os
@@ -26,8 +27,9 @@ ON_JAX = [
     "test_steps.py::test_engines_agree_from_the_same_seed",
     "test_train.py::test_smoke_run_writes_every_file",
     "test_train.py::test_resume_is_exact[fused]",
+    "test_control.py::test_steer_hits_targets_holds_the_rest_and_stays_in_the_shell",
 ]
-EXPECTED = 2 + 2 + 2 + 1  # test cases above, parametrizations included
+EXPECTED = 2 + 2 + 2 + 1 + 1  # test cases above, parametrizations included
 
 
 def jax_installed():
