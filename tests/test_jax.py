@@ -3,8 +3,8 @@
 Keras fixes its backend at import, so these run in a child with
 KERAS_BACKEND=jax: the freezing semantics (which weights each half-step
 moves), the fused JAX engine landing where JAX's train_on_batch does from the
-same draws, a smoke run writing every file, exact resume, and steering a
-digit (the surrogate's Jacobian by jax.jacrev).
+same draws, a smoke run writing every file, exact resume, steering a digit
+(the surrogate's Jacobian by jax.jacrev), and bench timing JAX's engines.
 """
 
 import os
@@ -28,8 +28,9 @@ ON_JAX = [
     "test_train.py::test_smoke_run_writes_every_file",
     "test_train.py::test_resume_is_exact[fused]",
     "test_control.py::test_steer_hits_targets_holds_the_rest_and_stays_in_the_shell",
+    "test_bench.py::test_bench_runs_on_a_few_steps",  # times the JAX engines
 ]
-EXPECTED = 2 + 2 + 2 + 1 + 1  # test cases above, parametrizations included
+EXPECTED = 2 + 2 + 2 + 1 + 1 + 1  # test cases above, parametrizations included
 
 
 def jax_installed():
@@ -51,19 +52,6 @@ def test_backend_neutral_tests_pass_on_jax():
     assert "keras backend: jax" in result.stdout, result.stdout[-2000:]
     assert result.returncode == 0, result.stdout[-4000:]
     assert f" {EXPECTED} passed" in result.stdout, result.stdout[-2000:]
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not jax_installed(), reason="jax is not installed (make setup installs it)")
-def test_bench_times_the_jax_engines():
-    env = dict(os.environ, KERAS_BACKEND="jax")
-    result = subprocess.run(
-        [sys.executable, "-m", "gan_tutorials.bench", "--model", "cgan", "--steps", "2",
-         "--repeats", "1", "--warmup", "0", "--steps-per-call", "2"],
-        cwd=TESTS.parent, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    for engine in ("tutorial", "train_on_batch", "fused"):
-        assert f"| jax (cpu) | cgan | {engine} |" in result.stdout, result.stdout
 
 
 @pytest.mark.skipif(not jax_installed(), reason="jax is not installed (make setup installs it)")
