@@ -41,9 +41,10 @@ import numpy as np
 import tensorflow as tf
 from scipy.stats import chi
 
-from gan_tutorials import figures, morphometry, runs
+from gan_tutorials import explore, figures, morphometry, runs
 from gan_tutorials.config import bounded
 from gan_tutorials.data import MNIST
+from gan_tutorials.judge import get_judge, judge_outputs
 from gan_tutorials.models import GeneratorError, image_of, load_generator
 
 ATTRIBUTES = morphometry.ATTRIBUTES
@@ -453,7 +454,6 @@ def article_method(ctl, digits, requested):
     candidate as the digit, and picks the one whose measures are nearest the
     request. Returns (images, achieved (n, 6)).
     """
-    from gan_tutorials import explore  # the tutorial's categories and scalars
     by_class = np.stack([ctl.pool_attrs[ctl.pool_class == c].mean(0) for c in range(ctl.classes)])
     thickness = (ctl.pool_attrs[:, 1] - by_class[ctl.pool_class, 1]) / ctl.sd(ctl.pool_class)[:, 1]
     masks = explore.categorize({"slant": ctl.pool_attrs[:, 0], "thickness": thickness})
@@ -472,7 +472,6 @@ def article_method(ctl, digits, requested):
 
 def score(ctl, stack, judge):
     """Control quality of stacked requests: errors, leakage, class kept, success."""
-    from gan_tutorials.judge import judge_outputs
     digits, requested, held = stack["digits"], stack["requested"], stack["held"]
     sd = ctl.sd(digits)
     error = np.abs(stack["achieved"] - requested) / sd  # (n, 6), NaN where free
@@ -661,7 +660,6 @@ def main(argv=None):
     try:
         ctl = controller_for(args.run_dir)
         if args.report:
-            from gan_tutorials.judge import get_judge
             numbers, arrays = control_report(ctl, get_judge("mnist"))
             save_report(ctl, numbers, arrays, control_dir(args.run_dir))
             print(summary(numbers) + f"\nwrote {control_dir(args.run_dir)}")
