@@ -54,7 +54,6 @@ def test_backend_neutral_tests_pass_on_jax():
     assert f" {EXPECTED} passed" in result.stdout, result.stdout[-2000:]
 
 
-@pytest.mark.skipif(not jax_installed(), reason="jax is not installed (make setup installs it)")
 def test_resume_on_another_backend_is_refused(tiny_arrays, tmp_path):
     """A checkpoint records its backend; its random stream cannot cross to another."""
     out = tmp_path / "run"

@@ -142,7 +142,7 @@ def bench_model(kind, steps=60, repeats=5, warmup=5, steps_per_call=Config.steps
             "samples_ms": samples,
             "speedup": {name: ms["tutorial"] / ms[name] for name in ms},
             "share_of_matmul_rate": {name: flops / (ms[name] / 1000) / 1e9 / rate for name in ms},
-            "backend": backend_device()[0], "device": backend_device()[1], "cpu": cpu_peak()}
+            **dict(zip(("backend", "device"), backend_device())), "cpu": cpu_peak()}
 
 
 def backend_device():

@@ -296,10 +296,11 @@ def check_request(ctl, digits, targets, hold):
         for name, value in targets.items():
             j = ATTRIBUTES.index(name)
             asked = np.broadcast_to(value, digits.shape)[digits == digit]
-            if np.any((asked < low[j]) | (asked > high[j])) or not np.all(np.isfinite(asked)):
+            bad = ~np.isfinite(asked) | (asked < low[j]) | (asked > high[j])
+            if bad.any():
                 raise ControlError(
-                    f"{name} {asked[(asked < low[j]) | (asked > high[j]) | ~np.isfinite(asked)][0]:g} "
-                    f"is out of reach for digit {digit}: this generator draws {low[j]:.2f} to "
+                    f"{name} {asked[bad][0]:g} is out of reach for digit {digit}: "
+                    f"this generator draws {low[j]:.2f} to "
                     f"{high[j]:.2f} {morphometry.UNITS[name]} (its {REACH[0]}st-{REACH[1]}th "
                     "percentiles)")
 
@@ -373,15 +374,15 @@ def steer(ctl, digits, targets, hold=(), noise=None, seed=0, rounds=ROUNDS):
     pooled, pooled_error = nearest_in_pool(ctl, digits, requested, start)
     closer = pooled_error < worst_error(ctl, digits, start_attrs, requested)
     z = np.where(closer[:, None], pooled, start)
-    best_z, best_attrs = correct(ctl, digits, z, requested, rounds)
-    images = draw_digits(ctl.generator, best_z, digits)
+    best_z, images, best_attrs = correct(ctl, digits, z, requested, rounds)
     return Steered(digits, best_z, images, requested, held, best_attrs, start_attrs)
 
 
 def correct(ctl, digits, z, requested, rounds):
-    """Measured Gauss-Newton corrections of z toward requested; the best (noise, measures) seen."""
-    attrs = measure_array(draw_digits(ctl.generator, z, digits))
-    best_z, best_attrs = z.copy(), attrs.copy()
+    """Measured Gauss-Newton corrections of z toward requested: the best (noise, images, measures)."""
+    images = draw_digits(ctl.generator, z, digits)  # (n, 28, 28, 1)
+    attrs = measure_array(images)
+    best_z, best_images, best_attrs = z.copy(), images.copy(), attrs.copy()
     best_error = worst_error(ctl, digits, attrs, requested)
     sd, constrained = ctl.sd(digits), ~np.isnan(requested)
     labels = np.eye(ctl.classes, dtype=np.float32)[digits]
@@ -395,12 +396,13 @@ def correct(ctl, digits, z, requested, rounds):
         gram = jac @ jac.transpose(0, 2, 1) + 1e-2 * np.eye(len(ATTRIBUTES))  # (a, 6, 6), damped
         step = (jac.transpose(0, 2, 1) @ np.linalg.solve(gram, residual[:, :, None]))[:, :, 0]
         z[active] = in_shell(z[active] + step).astype(np.float32)  # minimum-norm step, then the shell
-        attrs[active] = measure_array(draw_digits(ctl.generator, z[active], digits[active]))
+        images[active] = draw_digits(ctl.generator, z[active], digits[active])
+        attrs[active] = measure_array(images[active])
         error = worst_error(ctl, digits[active], attrs[active], requested[active])
         better = active[error < best_error[active]]
-        best_z[better], best_attrs[better] = z[better], attrs[better]
+        best_z[better], best_images[better], best_attrs[better] = z[better], images[better], attrs[better]
         best_error[better] = error[error < best_error[active]]
-    return best_z, best_attrs
+    return best_z, best_images, best_attrs
 
 
 def sweep(ctl, digit, attribute, low, high, frames=16, hold=None, seed=0):

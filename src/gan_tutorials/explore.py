@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_tutorials import figures, runs
+from gan_tutorials import figures, morphometry, runs
 from gan_tutorials.config import bounded
 from gan_tutorials.data import MNIST, image_set
 from gan_tutorials.models import GeneratorError, image_of, load_generator
@@ -40,8 +40,7 @@ SCALARS = np.linspace(2.0, -2.0, 50)  # the tutorial scales from 2 to -2
 
 def ink(images):
     """Ink intensity in [0, 1] from images in [-1, 1]: (n, 28, 28)."""
-    images = np.asarray(images, np.float64)
-    return np.clip((images.reshape(len(images), ROWS, COLS) + 1.0) / 2.0, 0.0, 1.0)
+    return morphometry.to_ink(images)
 
 
 def slant(images):

@@ -42,11 +42,15 @@ THRESHOLD = 0.5  # binarise halfway between an image's min and max
 BOUND_FRAC = 0.02  # ink mass left outside the bounding parallelogram, both sides together
 
 
+def as_batch(images):
+    """float64 (n, rows, cols): a channel axis dropped."""
+    images = np.asarray(images, np.float64)
+    return images.reshape(len(images), *images.shape[1:3])
+
+
 def to_ink(images):
     """Ink in [0, 1] from images in [-1, 1]: (n, rows, cols)."""
-    images = np.asarray(images, np.float64)
-    images = images.reshape(len(images), *images.shape[1:3])  # drop a channel axis
-    return np.clip((images + 1.0) / 2.0, 0.0, 1.0)
+    return np.clip((as_batch(images) + 1.0) / 2.0, 0.0, 1.0)
 
 
 @lru_cache(maxsize=None)
@@ -139,8 +143,7 @@ def measure(images, ink=False):
 
     images: (n, rows, cols[, 1]) in [-1, 1], or ink in [0, 1] when ink=True.
     """
-    ink_images = np.clip(np.asarray(images, np.float64), 0, 1) if ink else to_ink(images)
-    ink_images = ink_images.reshape(len(ink_images), *ink_images.shape[1:3])
+    ink_images = np.clip(as_batch(images), 0.0, 1.0) if ink else to_ink(images)
     hires = upscale(ink_images)  # (n, 112, 112) for MNIST
     binary = binarise(hires)
     thickness, length = strokes(binary)
