@@ -47,8 +47,9 @@ def tiny_judge(real_mnist, tmp_path_factory):
     (x, y), (x_test, y_test) = real_mnist["train"], real_mnist["test"]
     folder = tmp_path_factory.mktemp("judge")
     arrays = ((x[:6000], y[:6000]), (x_test[:1000], y_test[:1000]))
-    model, accuracy, per_class = judge.train_judge(*arrays, epochs=2, verbose=0)
-    judge.save_judge(folder, model, accuracy, epochs=2, per_class=per_class)
+    recipe = judge.Recipe(epochs=2, members=1)
+    model, accuracy, per_class = judge.train_judge(*arrays, recipe, verbose=0)
+    judge.save_judge(folder, model, accuracy, recipe, per_class=per_class)
     return model, accuracy, folder
 
 
@@ -114,6 +115,40 @@ def test_cached_judge_is_verified_and_rebuilt(tiny_judge, tmp_path, real_mnist):
     assert rebuilt.name == "mnist_judge"
     meta = json.loads((broken / "judge.json").read_text())
     assert meta["sha256"] == data.sha256_of(broken / "judge.keras")
+    assert (meta["epochs"], meta["members"]) == (4, 1)  # MNIST's recipe, not the tiny one
+
+
+def test_judge_of_members_averages_them(tiny_judge, real_mnist, tmp_path):
+    (x, y), test = real_mnist["train"], real_mnist["test"]
+    arrays = ((x[:2000], y[:2000]), (test[0][:500], test[1][:500]))
+    recipe = judge.Recipe(epochs=1, members=2)
+    model, accuracy, _ = judge.train_judge(*arrays, recipe, seed=5, verbose=0)
+    judge.save_judge(tmp_path, model, accuracy, recipe)
+    loaded = judge.load_cached_judge(tmp_path, recipe)  # survives a save and load
+    images = np.asarray(data.scale_images(test[0][:200]))  # (200, 28, 28, 1)
+    probs, features = judge.judge_outputs(loaded, images)
+    members = [loaded.get_layer(f"member_{k}") for k in range(2)]
+    alone = [member.predict(images, verbose=0) for member in members]  # [(probs, features)] * 2
+    np.testing.assert_allclose(probs, (alone[0][0] + alone[1][0]) / 2, atol=1e-6)
+    np.testing.assert_allclose(features, np.concatenate([alone[0][1], alone[1][1]], 1), atol=1e-6)
+    assert not np.allclose(alone[0][0], alone[1][0], atol=1e-3)  # seeds 5 and 6: two CNNs
+    assert judge.load_cached_judge(tmp_path, judge.Recipe(1, 1)) is None
+
+
+def test_judge_of_an_older_recipe_is_retrained(tiny_judge, tmp_path, real_mnist):
+    _, _, folder = tiny_judge  # trained for 2 epochs, intact
+    assert judge.load_cached_judge(folder, judge.Recipe(2, 1)) is not None
+    assert judge.load_cached_judge(folder, judge.Recipe(4, 1)) is None  # MNIST's says 4
+    assert judge.load_cached_judge(folder, judge.Recipe(2, 3)) is None  # or three members
+    stale = tmp_path / "cache"
+    stale.mkdir()
+    for name in ("judge.keras", "judge.json"):
+        (stale / name).write_bytes((folder / name).read_bytes())
+    (x, y), test = real_mnist["train"], real_mnist["test"]
+    arrays = ((x[:1000], y[:1000]), (test[0][:200], test[1][:200]))
+    judge.get_judge(folder=stale, verbose=0, arrays=arrays)  # retrains: not the cached one
+    assert json.loads((stale / "judge.json").read_text())["epochs"] == 4
+    assert data.sha256_of(stale / "judge.keras") != data.sha256_of(folder / "judge.keras")
 
 
 # --- the real judge (trains once, ~1 min, then cached) ------------------------

@@ -12,7 +12,7 @@ The modules follow the tutorial's story:
     runs      the run folder: its layout, --resume / --overwrite, checkpoints
     figures   drawing and saving: grids, GIFs, curves
     board     beyond the tutorial: TensorBoard events of a run, live or rebuilt
-    judge     beyond the tutorial: the MNIST classifier that reads generated digits
+    judge     beyond the tutorial: the classifier (one per dataset) that reads the images
     evaluate  beyond the tutorial: a generator's scores from the judge
     explore   step 4: latent-space grid, style averages, scaling, arithmetic
     morphometry  beyond step 4: Morpho-MNIST's six shape measures of a digit

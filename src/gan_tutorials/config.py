@@ -55,7 +55,7 @@ class Config:
     steps_per_call: int = field(default=12, metadata={"min": 1,
         "help": "fused engine: batches per compiled call (468 = 39 x 12); fewer compile faster"})
     eval_every: int = field(default=0, metadata={"min": 0,
-        "help": "score the generator with the MNIST judge every K epochs (0: never)"})
+        "help": "score the generator with the dataset's judge every K epochs (0: never)"})
     out: str | None = field(default=None, metadata={
         "help": "run folder; default outputs/<kind>"})
     data_dir: str | None = field(default=None, metadata={
