@@ -36,32 +36,31 @@ def dilate(images):
     return np.max([padded[:, dr:dr + 28, dc:dc + 28] for dr in range(3) for dc in range(3)], 0)
 
 
-def test_slant_of_drawn_strokes_is_their_shear():
-    shears = [-0.5, -0.2, 0.0, 0.2, 0.5]
-    thin = explore.slant(np.stack([stroke(1, s) for s in shears]))
-    np.testing.assert_allclose(thin, shears, rtol=0.08, atol=1e-9)  # a thin line: its shear
-    # Width adds vertical spread to mu02, shrinking the estimate a little; order holds.
-    wide = explore.slant(np.stack([stroke(4, s) for s in shears]))
-    assert np.all(np.diff(wide) > 0) and np.all(np.sign(wide.round(9)) == np.sign(shears))
-    np.testing.assert_allclose(wide, shears, atol=0.1)
+def test_slant_of_drawn_strokes_is_their_lean():
+    shears = np.array([-0.5, -0.2, 0.0, 0.2, 0.5])
+    lean = np.degrees(np.arctan(shears * 16 / 17))  # the top moves 16 * shear px over 17 rows
+    for width in (1, 4):
+        slants = explore.style(np.stack([stroke(width, s) for s in shears]))["slant"]
+        np.testing.assert_allclose(slants, lean, atol=1.2)  # degrees, at any stroke width
 
 
-def test_thickness_orders_widths_at_every_slant():
+def test_thickness_is_the_drawn_width_at_every_slant():
     for shear in (-0.4, 0.0, 0.4):
-        widths = explore.thickness(np.stack([stroke(w, shear) for w in (1, 2, 3, 4, 5)]))
+        widths = explore.style(np.stack([stroke(w, shear) for w in (1, 2, 3, 4, 5)]))["thickness"]
         assert np.all(np.diff(widths) > 0), widths
-        assert widths[-1] == pytest.approx(4.2, abs=0.6)  # about the drawn 5 px, minus the caps
+        np.testing.assert_allclose(widths[1:], [2, 3, 4, 5], atol=0.1)  # px; 1 px reads ~1.4
 
 
 def test_measures_order_sheared_and_dilated_real_digits(real_mnist):
     x, _ = real_mnist["test"]
     digits = np.asarray(data.scale_images(x[:200]))
-    slants = [explore.slant(shear_digits(digits, k)).mean() for k in (-0.3, 0.0, 0.3)]
+    slants = [explore.style(shear_digits(digits, k))["slant"].mean() for k in (-0.3, 0.0, 0.3)]
     assert slants[0] < slants[1] < slants[2]
-    widths = [explore.thickness(d).mean() for d in (digits, dilate(digits), dilate(dilate(digits)))]
+    widths = [explore.style(d)["thickness"].mean()
+              for d in (digits, dilate(digits), dilate(dilate(digits)))]
     assert widths[0] < widths[1] < widths[2]
     # Shearing barely moves thickness: the two measures are not confounded.
-    sheared = explore.thickness(shear_digits(digits, 0.3)).mean()
+    sheared = explore.style(shear_digits(digits, 0.3))["thickness"].mean()
     assert sheared == pytest.approx(widths[0], rel=0.1)
 
 

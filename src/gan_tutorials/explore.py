@@ -4,11 +4,12 @@
 
 The tutorial sorts noise vectors by eye into thick/thin x straight/slanted,
 averages each group, scales an average from 2 to -2 and adds and subtracts
-them. Here every "by eye" is a number:
-  * slant: the shear of the ink's second-order moments, -mu11/mu02 (rows
-    pointing down), the quantity MNIST deskewing removes; > 0 leans right;
-  * thickness: mean stroke width in pixels, 2 * ink area / ink perimeter
-    (a stroke of width w and length L >> w has area wL and perimeter ~2L).
+them. Here every "by eye" is a number, Morpho-MNIST's (see `morphometry`,
+the same measures `control` steers):
+  * slant: the shear of the ink's second moments as an angle, in degrees;
+    > 0 leans right;
+  * thickness: the mean stroke width in pixels, twice the mean distance from
+    the skeleton to the edge.
 Everything lands in RUN_DIR/explore/, with the numbers in explore.json.
 """
 
@@ -28,7 +29,6 @@ from gan_tutorials.data import MNIST, image_set
 from gan_tutorials.models import GeneratorError, image_of, load_generator
 
 IMAGE = MNIST.image_shape  # (28, 28, 1)
-ROWS, COLS = IMAGE[:2]
 CLASSES = MNIST.num_classes
 
 CATEGORIES = ("thick_straight", "thick_slanted", "thin_straight", "thin_slanted")
@@ -38,41 +38,13 @@ SCALARS = np.linspace(2.0, -2.0, 50)  # the tutorial scales from 2 to -2
 
 # --- style measures --------------------------------------------------------------
 
-def ink(images):
-    """Ink intensity in [0, 1] from images in [-1, 1]: (n, 28, 28)."""
-    return morphometry.to_ink(images)
-
-
-def slant(images):
-    """Shear -mu11/mu02 per image (x right, y down); positive leans right."""
-    weights = ink(images)
-    rows, cols = np.mgrid[0:ROWS, 0:COLS].astype(np.float64)
-    total = weights.sum((1, 2)) + 1e-9
-    mean_r = (weights * rows).sum((1, 2)) / total
-    mean_c = (weights * cols).sum((1, 2)) / total
-    dr, dc = rows - mean_r[:, None, None], cols - mean_c[:, None, None]
-    mu11 = (weights * dr * dc).sum((1, 2)) / total
-    mu02 = (weights * dr * dr).sum((1, 2)) / total + 1e-9
-    return -mu11 / mu02  # the top of a right-leaning stroke is further right
-
-
-def thickness(images):
-    """Mean stroke width in pixels: 2 * ink area / ink perimeter, per image.
-
-    Area is the summed intensity; the perimeter is the summed gradient
-    magnitude (central differences), which, unlike counting pixel edges, does
-    not grow for diagonal strokes, so slant does not leak into thickness.
-    """
-    weights = np.pad(ink(images), ((0, 0), (1, 1), (1, 1)))
-    gy = (weights[:, 2:, 1:-1] - weights[:, :-2, 1:-1]) / 2
-    gx = (weights[:, 1:-1, 2:] - weights[:, 1:-1, :-2]) / 2
-    perimeter = np.sqrt(gx ** 2 + gy ** 2).sum((1, 2)) + 1e-9
-    return 2.0 * weights.sum((1, 2)) / perimeter
+STYLE = ("slant", "thickness")  # the tutorial's two qualities, of morphometry's six
 
 
 def style(images):
-    """{"slant": (n,), "thickness": (n,)} for a batch of images in [-1, 1]."""
-    return {"slant": slant(images), "thickness": thickness(images)}
+    """{"slant": (n,) degrees, "thickness": (n,) px} for a batch of images in [-1, 1]."""
+    measured = morphometry.measure(images)
+    return {name: measured[name] for name in STYLE}
 
 
 def spearman(x, y):
@@ -204,10 +176,10 @@ def combine_categories(generator, vectors, digits, categories):
     numbers, images = {}, {}
     for op, spec in arithmetic(vectors).items():
         result = vector_styles(generator, {"result": spec["result"]}, digits)["result"]
-        numbers[op] = {"operands": {n: {k: categories[n][k] for k in ("slant", "thickness")}
+        numbers[op] = {"operands": {n: {k: categories[n][k] for k in STYLE}
                                     for n in spec["operands"]},
                        "expect": spec["expect"], "result": result,
-                       "expected": {k: categories[spec["expect"]][k] for k in ("slant", "thickness")}}
+                       "expected": {k: categories[spec["expect"]][k] for k in STYLE}}
         stack = np.stack([vectors[n] for n in spec["operands"]] + [spec["result"]])
         images[op] = render(generator, stack, digits)  # (3, k, 28, 28, 1)
     return numbers, images
@@ -239,8 +211,8 @@ def save_class_grid(folder, grid, class_names):
 
 
 def style_label(measured):
-    """'slant 0.21, width 2.4' for a {"slant", "thickness"} dict."""
-    return f"slant {measured['slant']:+.2f}, width {measured['thickness']:.2f}"
+    """'slant +12.1°, thickness 2.40 px' for a {"slant", "thickness"} dict."""
+    return f"slant {measured['slant']:+.1f}°, thickness {measured['thickness']:.2f} px"
 
 
 def save_explore(folder, numbers, images):
@@ -257,7 +229,7 @@ def save_explore(folder, numbers, images):
     for name, frames in images["scaling"].items():  # (50, k, 28, 28, 1) -> one row per frame
         tiles = [figures.tile(f, 1, len(digits), scale=3) for f in frames]
         figures.save_gif(folder / f"scaling_{name}.gif", tiles, seconds_per_frame=0.1)
-    panels = {m: {n: numbers["scaling"][n][m] for n in CATEGORIES} for m in ("slant", "thickness")}
+    panels = {m: {n: numbers["scaling"][n][m] for n in CATEGORIES} for m in STYLE}
     figures.plot_curves(folder / "scaling.png", numbers["scalars"], panels, "scalar",
                         "measured style of scalar x category vector")
     for op, table in images["arithmetic"].items():
@@ -291,10 +263,10 @@ def main(argv=None):
     except GeneratorError as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     out = Path(args.out or (source if source.is_dir() else source.parent) / "explore")
-    if dataset != MNIST.name:  # slant and stroke width are measures of handwriting
+    if dataset != MNIST.name:  # slant and stroke thickness are measures of handwriting
         save_class_grid(out, class_grid(generator, args.seed), image_set(dataset).class_names)
         print(f"{dataset}: wrote the feature grid to {out / 'grid.png'}. The style measures "
-              "(slant, stroke width) and the categories, scaling and sums built on them are "
+              "(slant, stroke thickness) and the categories, scaling and sums built on them are "
               "defined for handwritten digits only, so they are not drawn here")
         return
     numbers, images = explore(generator, args.samples, args.digits, args.seed)
