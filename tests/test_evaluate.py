@@ -118,7 +118,7 @@ def test_cached_judge_is_verified_and_rebuilt(tiny_judge, tmp_path, real_mnist):
     assert (meta["epochs"], meta["members"]) == (4, 1)  # MNIST's recipe, not the tiny one
 
 
-def test_judge_of_members_averages_them(tiny_judge, real_mnist, tmp_path):
+def test_judge_of_members_averages_them(real_mnist, tmp_path):
     (x, y), test = real_mnist["train"], real_mnist["test"]
     arrays = ((x[:2000], y[:2000]), (test[0][:500], test[1][:500]))
     recipe = judge.Recipe(epochs=1, members=2)

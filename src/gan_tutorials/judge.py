@@ -28,7 +28,6 @@ from gan_tutorials import data, runs
 from gan_tutorials.data import MNIST
 
 
-
 @dataclasses.dataclass(frozen=True)
 class Recipe:
     """How a dataset's judge is trained."""
@@ -173,7 +172,7 @@ def feature_reader(judge):
 
 
 def judge_outputs(judge, images, batch_size=1000):
-    """(probabilities (n, 10), penultimate features (n, 128)) for images in [-1, 1]."""
+    """(probabilities (n, 10), penultimate features (n, 128 per member)) for images in [-1, 1]."""
     probs, features = feature_reader(judge).predict(np.asarray(images, np.float32),
                                                     batch_size=batch_size, verbose=0)
     return probs, features
