@@ -89,6 +89,7 @@ def test_overwrite_leaves_no_stale_results(tiny_arrays, tmp_path):
     # The TensorBoard log starts over too: only the new epoch's 3 steps.
     assert [s for s, _ in scalars(read_events(out), "step/d_loss")] == [1, 2, 3]
 
+
 def user_env():
     """This process's environment as a user's shell has it: jax, which tfds imports here
     when installed, sets TF_CPP_MIN_LOG_LEVEL=1 on import; a shell does not."""
