@@ -111,9 +111,11 @@ def _base_type(annotation):
     return annotation
 
 
-def add_config_flags(parser, cls=Config):
-    """Add one flag per dataclass field, named after the field."""
+def add_config_flags(parser, cls=Config, skip=()):
+    """Add one flag per dataclass field, named after the field (but those in `skip`)."""
     for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
         meta, type_ = f.metadata, _base_type(f.type)
         flags = ("--" + f.name.replace("_", "-"), *meta.get("aliases", ()))
         if type_ is bool:

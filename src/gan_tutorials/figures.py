@@ -98,6 +98,22 @@ def plot_confusion(path, confusion, title, class_names=None):
     _save(fig, path)
 
 
+def plot_seed_table(path, values, row_labels, class_names, title):
+    """A table of per-class values in [0, 1], one row per seed, as a PNG heat map."""
+    values = np.asarray(values, dtype=float)
+    fig = Figure(figsize=(7, 1.2 + 0.4 * len(values)))
+    ax = fig.subplots()
+    ax.imshow(values, cmap="Blues", vmin=0, vmax=1, aspect="auto")
+    for (r, c), v in np.ndenumerate(values):
+        ax.text(c, r, f"{100 * v:.0f}" if v >= 0.005 else "", ha="center", va="center",
+                fontsize=7, color="white" if v > 0.5 else "black")
+    ax.set(xticks=range(values.shape[1]), yticks=range(len(values)), title=f"{title} (%)")
+    ax.set_xticklabels(class_names, rotation=45 if len(class_names[0]) > 2 else 0,
+                       ha="right" if len(class_names[0]) > 2 else "center", fontsize=7)
+    ax.set_yticklabels(row_labels, fontsize=8)
+    _save(fig, path)
+
+
 def plot_shares(path, shares, title, threshold, class_names=None):
     """Bar chart of each class's share of the generated digits, as PNG."""
     fig = Figure(figsize=(6, 3.2))

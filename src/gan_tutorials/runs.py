@@ -167,11 +167,15 @@ def check_resumable(run_dir, config):
     if saved.get("kind") != config.kind:
         raise RunError(f"--resume: {run_dir} is a {saved.get('kind')!r} run, "
                        f"not {config.kind!r}; pass --kind {saved.get('kind')}")
-    differ = {k: v for k, v in saved.items()
-              if k not in RUN_CONTROL and getattr(config, k, v) != v}
+    differ = settings_differ(saved, config)
     if differ:
         flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in differ.items())
         raise RunError(f"--resume: settings differ from the saved run; pass {flags}")
+
+
+def settings_differ(saved, config):
+    """{field: saved value} of what a saved config learned with that `config` does not."""
+    return {k: v for k, v in saved.items() if k not in RUN_CONTROL and getattr(config, k, v) != v}
 
 
 def clear_run_dir(run_dir):

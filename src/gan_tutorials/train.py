@@ -252,14 +252,21 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def stop_on_signals():
+    """Make SIGINT and SIGTERM stop a CLI the same clean way (KeyboardInterrupt).
+
+    SIGINT is set explicitly because a job started in the background
+    (nohup ... &) inherits it as ignored.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _raise_interrupt)
+
+
 def main(argv=None):
     """CLI entry point."""
     argv = sys.argv[1:] if argv is None else argv
     parser, config = parse_config(argv)
-    # Both signals stop the same clean way. SIGINT is set explicitly because a
-    # job started in the background (nohup ... &) inherits it as ignored.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _raise_interrupt)
+    stop_on_signals()
     try:
         train(config, argv=argv)
     except KeyboardInterrupt:
