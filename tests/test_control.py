@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from scipy.stats import chi
 
-from gan_tutorials import control
-from gan_tutorials.control import ATTRIBUTES, TOLERANCE, ControlError
+from gan_tutorials import control, judge
+from gan_tutorials.control import ATTRIBUTES, TOLERANCE, ControlError, cli
+from gan_tutorials.models import load_generator
 
 REFERENCE = Path(__file__).resolve().parents[1] / "outputs" / "reference"
 
@@ -16,7 +17,7 @@ REFERENCE = Path(__file__).resolve().parents[1] / "outputs" / "reference"
 @pytest.fixture(scope="module")
 def ctl():
     """The reference cgan with its committed fit: loading it must not refit."""
-    generator = control.load_generator(REFERENCE / "cgan", need_conditional=True)
+    generator = load_generator(REFERENCE / "cgan", need_conditional=True)
     loaded = control.load_controller(REFERENCE / "cgan", generator)
     assert loaded is not None, "outputs/reference/cgan/control holds no fit for this generator"
     return loaded
@@ -31,14 +32,21 @@ def test_fit_directions_recovers_a_known_linear_world():
     assert directions.shape == (3, 6, 20)
     assert np.abs(directions - slopes[None]).max() < 0.05
     assert min(r2["shared"].values()) > 0.99
-    assert set(choice) == set(ATTRIBUTES)
+    assert list(choice) == list(ATTRIBUTES)
+    assert set(choice.values()) == {"shared"}  # one slope for all: the shared fit generalises
+    # Slopes that differ by class: every attribute's per-class fit explains more.
+    own = rng.standard_normal((3, 6, 20))
+    attrs = np.einsum("nad,nd->na", own[classes], noise) + 0.1 * rng.standard_normal((3000, 6))
+    directions, r2, choice = control.fit_directions(noise, classes, attrs, 3)
+    assert set(choice.values()) == {"per_class"}
+    assert np.abs(directions - own).max() < 0.1
 
 
 def test_fit_saves_and_reloads_for_its_generator_only(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     shutil.copy(REFERENCE / "cgan" / "generator.keras", run)
-    generator = control.load_generator(run, need_conditional=True)
+    generator = load_generator(run, need_conditional=True)
     fitted = control.fit_controller(generator, per_class=12, epochs=1)
     control.save_controller(run, fitted)
     loaded = control.load_controller(run, generator)
@@ -97,7 +105,7 @@ def test_bad_requests_are_refused(ctl, targets, hold, digits, message):
 ])
 def test_cli_refuses_with_exit_2_and_one_line(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_:
-        control.main([str(REFERENCE / "cgan"), *argv])
+        cli.main([str(REFERENCE / "cgan"), *argv])
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_.value.code == 2
     assert message in err[-1] and err[-1].startswith("python -m gan_tutorials.control")
@@ -105,21 +113,21 @@ def test_cli_refuses_with_exit_2_and_one_line(argv, message, capsys):
 
 def test_cli_refuses_an_unconditional_generator(capsys):
     with pytest.raises(SystemExit) as exit_:
-        control.main([str(REFERENCE / "gan"), "--digit", "7", "--slant", "3", "--out", "x"])
+        cli.main([str(REFERENCE / "gan"), "--digit", "7", "--slant", "3", "--out", "x"])
     assert exit_.value.code == 2
     assert "unconditional" in capsys.readouterr().err
 
 
 def test_cli_refuses_a_fashion_run(capsys):
     with pytest.raises(SystemExit) as exit_:
-        control.main([str(REFERENCE / "fashion-cgan"), "--digit", "7", "--slant", "3", "--out", "x"])
+        cli.main([str(REFERENCE / "fashion-cgan"), "--digit", "7", "--slant", "3", "--out", "x"])
     assert exit_.value.code == 2
     assert "is a fashion_mnist run" in capsys.readouterr().err
 
 
 def test_cli_request_and_sweep_write_what_they_promise(tmp_path, capsys):
     run = str(REFERENCE / "cgan")
-    control.main([run, "--digit", "7", "--slant", "15", "--thickness", "3.0", "--hold", "height",
+    cli.main([run, "--digit", "7", "--slant", "15", "--thickness", "3.0", "--hold", "height",
                   "--n", "5", "--out", str(tmp_path / "req")])
     saved = np.load(tmp_path / "req" / "control.npz")
     assert saved["images"].shape == (5, 28, 28) and saved["images"].dtype == np.uint8
@@ -128,9 +136,65 @@ def test_cli_request_and_sweep_write_what_they_promise(tmp_path, capsys):
                           for a in ("slant", "thickness", "height")}
     assert np.median(np.abs(saved["achieved_slant"] - 15)) < 1.0
     assert (tmp_path / "req" / "grid.png").is_file()
-    control.main([run, "--digit", "4", "--sweep", "thickness", "--from", "2", "--to", "3.5",
+    cli.main([run, "--digit", "4", "--sweep", "thickness", "--from", "2", "--to", "3.5",
                   "--n", "6", "--out", str(tmp_path / "sweep")])
     swept = np.load(tmp_path / "sweep" / "control.npz")
     assert swept["requested_thickness"] == pytest.approx(np.linspace(2, 3.5, 6))
     assert np.all(np.diff(swept["achieved_thickness"]) > 0)  # the sweep goes the asked way
     assert {"sweep.gif", "sweep.png"} <= {p.name for p in (tmp_path / "sweep").iterdir()}
+
+
+def test_more_digits_than_the_near_pool_holds_are_all_distinct(ctl):
+    """Asking for more digits than the pool holds near the target still gives distinct ones."""
+    digits, targets = [3] * 300, {"slant": 10.0, "thickness": 2.8}
+    requested = np.full((1, len(ATTRIBUTES)), np.nan)
+    requested[0, :2] = [targets["slant"], targets["thickness"]]
+    gap = np.abs(ctl.pool_attrs[ctl.pool_class == 3] - requested) / ctl.sd([3])
+    near = int((np.nanmax(gap, 1) <= TOLERANCE).sum())
+    assert near < len(digits)  # the request outgrows the near pool
+    steered = control.steer(ctl, digits, targets, seed=0)
+    assert len(np.unique(steered.noise, axis=0)) == len(digits)
+    assert len({image.tobytes() for image in steered.images}) == len(digits)
+    # the farther starts are corrected: most requests still land within tolerance
+    assert np.mean(np.nanmax(steered.error_sd(ctl), 1) <= TOLERANCE) >= 0.8
+
+
+@pytest.fixture(scope="module")
+def tiny_ctl(tmp_path_factory):
+    """A fit of the reference generator on 30 digits per class and one surrogate epoch."""
+    generator = load_generator(REFERENCE / "cgan", need_conditional=True)
+    return control.fit_controller(generator, per_class=30, epochs=1)
+
+
+def test_report_numbers_follow_from_its_requests(tiny_ctl):
+    """Every count and rate the report writes is recomputed here from the requests it made."""
+    mnist_judge = judge.get_judge("mnist")
+    numbers, arrays = control.control_report(tiny_ctl, mnist_judge, starts=1, joint_per_digit=2,
+                                             levels=np.array([25.0, 75.0]))
+    band = arrays["band", "steer"]
+    # 4 reported measures x 10 digits x 2 levels x 1 start, plus up to 2 joint requests per digit
+    singles = 4 * 10 * 2
+    assert singles < len(band["digits"]) <= singles + 20
+    assert len(arrays["extrapolation", "steer"]["digits"]) == 4 * 10 * 4  # 4 outside levels
+    for where in ("band", "extrapolation"):
+        for method in ("steer", "article"):
+            stack, result = arrays[where, method], numbers[where][method]
+            assert result["requests"] == len(stack["digits"])
+            # the same requests are served by both methods
+            assert np.array_equal(stack["digits"], arrays[where, "steer"]["digits"])
+            assert np.array_equal(stack["requested"], arrays[where, "steer"]["requested"],
+                                  equal_nan=True)
+            error = np.abs(stack["achieved"] - stack["requested"]) / tiny_ctl.sd(stack["digits"])
+            within = np.nanmax(error, 1) <= TOLERANCE
+            probs = mnist_judge.predict(stack["images"], verbose=0)
+            probs = probs[0] if isinstance(probs, list) else probs
+            right = probs.argmax(1) == stack["digits"]
+            assert result["judge_accuracy"] == pytest.approx(right.mean(), abs=1e-4)
+            assert result["success"] == pytest.approx((within & right).mean(), abs=1e-4)
+            slant = ~np.isnan(stack["requested"][:, 0]) & ~stack["held"][:, 0]
+            assert result["attributes"]["slant"]["requests"] == slant.sum()
+            assert result["attributes"]["slant"]["median_sd"] == pytest.approx(
+                np.median(error[slant, 0]), abs=1e-4)
+    # the achieved numbers are measures of the returned images
+    assert control.measure_array(band["images"]) == pytest.approx(band["achieved"], abs=1e-6)
+    assert numbers["levels"] == [25.0, 75.0]

@@ -31,7 +31,8 @@ from gan_tutorials import data, figures, runs
 from gan_tutorials.config import bounded
 from gan_tutorials.data import MNIST, image_set
 from gan_tutorials.judge import feature_reader, get_judge, judge_card, judge_outputs
-from gan_tutorials.models import GeneratorError, check_generator, image_of, is_conditional, load_generator
+from gan_tutorials.models import (GeneratorError, check_generator, draw, is_conditional,
+                                   load_generator)
 
 COVERED_SHARE = 0.02  # a class counts as drawn when it has >= 2% of the samples
 GRID_ROWS = 10  # eval/samples.png: this many rows, one column per class
@@ -106,9 +107,7 @@ def generate(generator, per_class, seed=0, batch_size=1000, classes=MNIST.num_cl
     n, noise_dim = classes * per_class, generator.inputs[0].shape[-1]
     noise = np.random.default_rng(seed).standard_normal((n, noise_dim)).astype(np.float32)
     labels = np.repeat(np.arange(classes), per_class) if is_conditional(generator) else None
-    inputs = noise if labels is None else [noise, np.eye(classes, dtype=np.float32)[labels]]
-    images = image_of(generator.predict(inputs, batch_size=batch_size, verbose=0))
-    return images, labels
+    return draw(generator, noise, labels, batch_size=batch_size), labels
 
 
 def evaluate_generator(generator, judge=None, per_class=1000, seed=0, reference=None,

@@ -26,7 +26,7 @@ import numpy as np
 from gan_tutorials import figures, morphometry, runs
 from gan_tutorials.config import bounded
 from gan_tutorials.data import MNIST, image_set
-from gan_tutorials.models import GeneratorError, image_of, load_generator
+from gan_tutorials.models import GeneratorError, draw, load_generator
 
 IMAGE = MNIST.image_shape  # (28, 28, 1)
 CLASSES = MNIST.num_classes
@@ -57,12 +57,9 @@ def spearman(x, y):
 
 def render(generator, noise, digits, batch_size=2000):
     """Images of every noise vector drawn as every digit: (len(noise), len(digits), 28, 28, 1)."""
-    noise = np.asarray(noise, np.float32)  # (n, 100)
     n, k = len(noise), len(digits)
-    z = np.repeat(noise, k, axis=0)  # row i*k + j: noise i as digit j
-    classes = generator.inputs[1].shape[-1]  # (n, 10) one-hot
-    labels = np.eye(classes, dtype=np.float32)[np.tile(np.asarray(digits), n)]
-    images = image_of(generator.predict([z, labels], batch_size=batch_size, verbose=0))
+    z = np.repeat(np.asarray(noise), k, axis=0)  # row i*k + j: noise i as digit j
+    images = draw(generator, z, np.tile(np.asarray(digits), n), batch_size=batch_size)
     return images.reshape(n, k, *IMAGE)
 
 

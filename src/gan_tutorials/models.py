@@ -12,6 +12,7 @@ checks that it is one.
 from pathlib import Path
 
 import keras
+import numpy as np
 from keras import layers
 
 from gan_tutorials.config import Config
@@ -82,6 +83,19 @@ def create_gan(discriminator, generator):
 def image_of(outputs):
     """The image from a generator's output: the tensor itself, or the first of [image, label]."""
     return outputs[0] if isinstance(outputs, (tuple, list)) else outputs
+
+
+def draw(generator, noise, labels=None, *, batch_size=1000):
+    """The one way to draw a generator's images: (n, 28, 28, 1) numpy in [-1, 1].
+
+    noise: (n, noise_dim); labels: (n,) class indices for a conditional
+    generator (one-hot encoded here), ignored by an unconditional one.
+    """
+    inputs = np.asarray(noise, np.float32)
+    if is_conditional(generator):
+        classes = generator.inputs[1].shape[-1]
+        inputs = [inputs, np.eye(classes, dtype=np.float32)[np.asarray(labels)]]
+    return np.asarray(image_of(generator.predict(inputs, batch_size=batch_size, verbose=0)))
 
 
 def is_conditional(model):

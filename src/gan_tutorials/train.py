@@ -27,7 +27,7 @@ from tqdm import tqdm
 from gan_tutorials import board, data, figures, runs
 from gan_tutorials.config import RUN_PLACE, Config, add_config_flags, config_from_args, upgrade
 from gan_tutorials.data import image_set
-from gan_tutorials.models import image_of
+from gan_tutorials.models import draw
 from gan_tutorials.runs import RunError
 from gan_tutorials.steps import build_models, make_step
 
@@ -53,21 +53,16 @@ def load_training_data(config):
 
 
 def preview_inputs(config):
-    """Fixed inputs for the 2x5 preview: the same noise every epoch."""
+    """Fixed (noise (10, 100), classes (10,)) for the 2x5 preview: the same every epoch."""
     n = PREVIEW_ROWS * PREVIEW_COLS
     noise = np.random.default_rng(config.seed).normal(size=(n, config.noise_dim))
-    noise = noise.astype(np.float32)  # (10, 100)
-    if not config.conditional:
-        return noise
-    num_classes = image_set(config.dataset).num_classes
-    one_hot = np.eye(num_classes, dtype=np.float32)
-    return [noise, one_hot[np.arange(n) % num_classes]]  # + (10, 10)
+    return noise.astype(np.float32), np.arange(n) % image_set(config.dataset).num_classes
 
 
 def save_preview(run_dir, epoch, generator, inputs):
     """Draw the preview grid for one epoch to samples/epoch_NNN.png; return it (H, W)."""
-    images = image_of(generator(inputs, training=False))  # (10, 28, 28, 1)
-    grid = figures.tile(np.asarray(images), PREVIEW_ROWS, PREVIEW_COLS)
+    images = draw(generator, *inputs)  # (10, 28, 28, 1); the classes only for a cgan
+    grid = figures.tile(images, PREVIEW_ROWS, PREVIEW_COLS)
     figures.save_png(runs.sample_path(run_dir, epoch), grid)
     return grid
 
