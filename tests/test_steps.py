@@ -8,7 +8,7 @@ import tensorflow as tf
 from gan_tutorials import config as config_module
 from gan_tutorials.config import Config
 from gan_tutorials.models import create_models
-from gan_tutorials.steps import (ENGINES, build_models, discriminator_batch, draw, fused_update,
+from gan_tutorials.steps import (Step, build_models, discriminator_batch, draw, fused_update,
                                  make_step)
 
 N = 16  # a tiny batch: the semantics do not depend on its size
@@ -36,8 +36,18 @@ def setup(kind, seed=0, **settings):
     return config, build_models(config)
 
 
-def test_one_engine_list():
-    assert tuple(ENGINES) == config_module.ENGINES
+@pytest.mark.parametrize("engine", config_module.ENGINES)
+def test_every_engine_of_the_one_list_makes_a_step(engine):
+    config, models = setup("gan", engine=engine, steps_per_call=3)
+    step = make_step(config, models)
+    assert isinstance(step, Step) and step.block == (3 if engine == "fused" else 1)
+    assert step([tiny_batch("gan", i) for i in range(step.block)]).shape == (step.block, 2)
+
+
+def test_an_engine_off_the_list_is_refused():
+    config, models = setup("gan", engine="fast")
+    with pytest.raises(ValueError, match="unknown engine 'fast'"):
+        make_step(config, models)
 
 
 @pytest.mark.parametrize("engine", ["tutorial", "train_on_batch"])

@@ -9,18 +9,20 @@ Every engine makes the tutorial's four moves per batch:
      GAN draws fresh noise for it; the conditional GAN reuses move 1's noise
      and labels, as the tutorial's conditional loop does.
 
-Engines (`make_step(config, models)` returns `step(batches) -> losses`, where
-`batches` is a list of k batches trained in order and `losses` a (k, 2) array
-of d_loss, g_loss; `step.block` is the k the engine prefers):
+Engines (`make_step(config, models)` returns a `Step`: `step(batches) -> losses`,
+where `batches` is a list of k batches trained in order and `losses` a (k, 2)
+array of d_loss, g_loss; `step.block` is the k the engine prefers). Their names
+are `config.ENGINES`, the one list:
   * tutorial:       the loop as written; `generator.predict` makes the fakes.
   * train_on_batch: the same loop, moves 1-2 in one compiled graph.
   * fused:          all four moves of `block` batches in one XLA program.
 
 All random numbers come from `Models.rng`, whose state is checkpointed: on
 TensorFlow a seeded `tf.random.Generator` (every number measured so far), on
-other Keras backends a seeded `keras.random.SeedGenerator`. Every engine draws
-outside its compiled update, in the same order, so from one seed all three
-see the same numbers.
+other Keras backends a seeded `keras.random.SeedGenerator`. Each engine's
+factory holds its own draws, and each calls the one `draw` outside its
+compiled update, in the same order: inside XLA the random kernels give other
+numbers, so this is what lets all three see the same numbers from one seed.
 
 On JAX (`KERAS_BACKEND=jax`) the tutorial and train_on_batch engines run as
 they are, and `fused` is `jax_fused_step`: k batches' four moves in one
@@ -28,12 +30,13 @@ they are, and `fused` is `jax_fused_step`: k batches' four moves in one
 """
 
 import dataclasses
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from gan_tutorials.config import ENGINES
 from gan_tutorials.data import image_set
 from gan_tutorials.models import create_gan, create_models, image_of
 
@@ -158,6 +161,17 @@ def discriminator_batch(real, real_labels, fake, fake_labels):
                        else keras.ops.concatenate([real_labels, fake_labels], axis=0))  # + (2n, 10)
 
 
+class Step(NamedTuple):
+    """An engine's step: `run(batches) -> (k, 2) losses`, best called with `block` batches."""
+
+    run: Callable
+    block: int  # batches per call: 1, or the fused engines' steps_per_call
+    traced: tuple = ()  # the tf.functions it traces (a test counts their retracing)
+
+    def __call__(self, batches):
+        return self.run(batches)
+
+
 def train_on_batch_step(models, config):
     """The tutorial's loop with train_on_batch; `tutorial` makes fakes with predict()."""
     g, d, gan = models.generator, models.discriminator, models.gan
@@ -194,9 +208,8 @@ def train_on_batch_step(models, config):
 
     def step(batches):
         return np.array([update(batch) for batch in batches], dtype=np.float64)  # (k, 2)
-    step.block = 1  # nothing to gain from more: each batch is its own calls
-    step.traced = [draw_and_fake] if traced else []
-    return step
+    # block 1: nothing to gain from more, each batch is its own calls
+    return Step(step, 1, (draw_and_fake,) if traced else ())
 
 
 def fused_update(models):
@@ -246,9 +259,7 @@ def fused_step(models, config):
     def step(batches):
         batches = tuple(batches)  # k batches: one trace per k, reused every epoch
         return fused(batches, draw_all(batches)).numpy().astype(np.float64)
-    step.block = config.steps_per_call
-    step.traced = [draw_all, fused]
-    return step
+    return Step(step, config.steps_per_call, (draw_all, fused))
 
 
 def jax_fused_step(models, config):
@@ -309,20 +320,17 @@ def jax_fused_step(models, config):
             for variable, value in zip(group, values):
                 variable.assign(value)
         return np.asarray(losses, np.float64)
-    step.block = config.steps_per_call
-    step.traced = [fused]
-    return step
-
-
-ENGINES = {"tutorial": train_on_batch_step, "train_on_batch": train_on_batch_step,
-           "fused": fused_step}
+    return Step(step, config.steps_per_call, (fused,))
 
 
 def make_step(config, models):
-    """The step function of `config.engine` over `models` (see the module docstring)."""
-    if config.engine == "fused" and keras.backend.backend() == "jax":
-        return jax_fused_step(models, config)
-    if keras.backend.backend() not in ("tensorflow", "jax"):
+    """The Step of `config.engine` (one of config.ENGINES) over `models`."""
+    backend = keras.backend.backend()
+    if backend not in ("tensorflow", "jax"):
         raise RuntimeError(f"gan_tutorials runs on the tensorflow and jax Keras backends, "
-                           f"not {keras.backend.backend()}")
-    return ENGINES[config.engine](models, config)
+                           f"not {backend}")
+    if config.engine not in ENGINES:
+        raise ValueError(f"unknown engine {config.engine!r}: expected one of {', '.join(ENGINES)}")
+    if config.engine == "fused":
+        return jax_fused_step(models, config) if backend == "jax" else fused_step(models, config)
+    return train_on_batch_step(models, config)  # "tutorial" differs only in making the fakes
