@@ -24,7 +24,7 @@ def test_flops_are_counted_from_layer_shapes():
 def test_bench_runs_on_a_few_steps(tmp_path, capsys):
     out = tmp_path / "bench.json"
     # --warmup 0 once divided by zero; the first timed repeat now includes compiling.
-    bench.main(["--model", "cgan", "--steps", "2", "--repeats", "2", "--warmup", "0",
+    bench.main(["--kind", "cgan", "--steps", "2", "--repeats", "2", "--warmup", "0",
                 "--steps-per-call", "2", "--json", str(out)])
     table = capsys.readouterr().out
     backend = keras.backend.backend()  # test_jax runs this test again on jax
@@ -53,3 +53,10 @@ def test_peak_is_derived_from_cpuinfo(tmp_path):
     cpuinfo.write_text(cpuinfo.read_text().replace("family\t: 23", "family\t: 25"))
     assert bench.cpu_peak(cpuinfo)["fp32_lanes"] == 8  # Zen 4: AVX-512 in two halves
     assert bench.cpu_peak(tmp_path / "missing") is None
+
+
+def test_kind_names_the_gan_as_train_does_and_model_stays_an_alias():
+    parser_args = lambda argv: bench.build_parser().parse_args(argv)
+    assert parser_args(["--kind", "gan"]).kind == "gan"
+    assert parser_args(["--model", "cgan"]).kind == "cgan"
+    assert parser_args([]).kind == "both"

@@ -87,7 +87,7 @@ def test_offline_copy_is_used_before_any_download(tiny_pickle, tmp_path):
 
 
 def test_epoch_batches_are_a_function_of_seed_and_epoch():
-    order = lambda seed, epoch: data.epoch_order(300, 128, 5, seed, epoch)
+    order = lambda seed, epoch: data.epoch_order(300, 128, 5, seed=seed, epoch=epoch)
     first = order(1234, 3)
     assert first.shape == (5, 128)
     np.testing.assert_array_equal(first, order(1234, 3))  # the same again, e.g. on resume

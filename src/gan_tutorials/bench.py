@@ -1,6 +1,6 @@
 """Beyond the tutorial: how fast is one training step, against this machine's limit?
 
-    python -m gan_tutorials.bench [--model gan|cgan|both] [--steps N] [--repeats R]
+    python -m gan_tutorials.bench [--kind gan|cgan|both] [--steps N] [--repeats R]
                                   [--steps-per-call K] [--json FILE]
 
 Times, in one process, on in-memory random batches and the exact tutorial
@@ -92,7 +92,7 @@ def matmul_rate(matmuls, repeats=30):
     return flops_of(matmuls) / statistics.median(times) / 1e9
 
 
-def random_batches(kind, batch_size=Config.batch_size, count=8, seed=0, images_of=MNIST):
+def random_batches(kind, *, batch_size=Config.batch_size, count=8, seed=0, images_of=MNIST):
     """A few in-memory batches shaped like the tutorial's pipeline output."""
     rng = np.random.default_rng(seed)
     batches, classes = [], images_of.num_classes
@@ -121,7 +121,7 @@ def time_steps(step, batches, n):
     return (time.perf_counter() - start) / (calls * step.block) * 1000
 
 
-def bench_model(kind, steps=60, repeats=5, warmup=5, steps_per_call=Config.steps_per_call,
+def bench_model(kind, *, steps=60, repeats=5, warmup=5, steps_per_call=Config.steps_per_call,
                 dataset="mnist"):
     """Median ms/step per engine, ratios, FLOPs and the measured matmul rate."""
     batches = random_batches(kind, images_of=image_set(dataset))  # random: only shapes matter
@@ -200,12 +200,13 @@ def format_table(results):
     return "\n".join(lines + [""] + notes)
 
 
-def main(argv=None):
-    """CLI: benchmark the engines and print (and optionally save) the table."""
+def build_parser():
+    """The bench CLI's flags."""
     parser = argparse.ArgumentParser(prog="python -m gan_tutorials.bench",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("--model", choices=("gan", "cgan", "both"), default="both",
-                        help="which tutorial model to time (default: both)")
+    parser.add_argument("--kind", "--model", dest="kind", choices=("gan", "cgan", "both"),
+                        default="both", help="which tutorial GAN to time, as train's --kind "
+                        "(--model is an alias; default: both)")
     parser.add_argument("--steps", type=bounded(int, 1), default=60,
                         help="steps per timed repeat")
     parser.add_argument("--repeats", type=bounded(int, 1), default=5,
@@ -217,14 +218,20 @@ def main(argv=None):
     parser.add_argument("--dataset", default="mnist",
                         help="tfds name whose image shape and classes the models take")
     parser.add_argument("--json", default=None, help="also write the results to this file")
+    return parser
+
+
+def main(argv=None):
+    """CLI: benchmark the engines and print (and optionally save) the table."""
+    parser = build_parser()
     args = parser.parse_args(argv)
-    kinds = ("gan", "cgan") if args.model == "both" else (args.model,)
+    kinds = ("gan", "cgan") if args.kind == "both" else (args.kind,)
     try:
         image_set(args.dataset)
     except DataError as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
-    results = [bench_model(k, args.steps, args.repeats, args.warmup, args.steps_per_call,
-                           args.dataset)
+    results = [bench_model(k, steps=args.steps, repeats=args.repeats, warmup=args.warmup,
+                           steps_per_call=args.steps_per_call, dataset=args.dataset)
                for k in kinds]
     print(format_table(results))
     if args.json:

@@ -284,7 +284,7 @@ def training_arrays(images, labels, conditional, num_classes=MNIST.num_classes):
     return x, tf.one_hot(tf.cast(labels, tf.int32), num_classes)  # (n, 10)
 
 
-def epoch_order(n, batch_size, steps, seed, epoch):
+def epoch_order(n, batch_size, steps, *, seed, epoch):
     """Example indices of one epoch's batches, (steps, batch_size), from (seed, epoch) alone.
 
     A pure function of its arguments, so a resumed run sees exactly the batches
@@ -299,14 +299,14 @@ def epoch_order(n, batch_size, steps, seed, epoch):
     return np.concatenate(passes)[:steps * batch_size].reshape(steps, batch_size)
 
 
-def epoch_batches(arrays, batch_size, steps, seed, epoch):
+def epoch_batches(arrays, batch_size, steps, *, seed, epoch):
     """One epoch's tf.data pipeline of batches: images, or (images, one-hot labels)."""
     x, y = arrays
 
     def take(indices):  # one batch: (batch, 28, 28, 1) images [+ (batch, 10) labels]
         return tf.gather(x, indices) if y is None else (tf.gather(x, indices), tf.gather(y, indices))
 
-    order = epoch_order(len(x), batch_size, steps, seed, epoch)  # (steps, batch_size)
+    order = epoch_order(len(x), batch_size, steps, seed=seed, epoch=epoch)  # (steps, batch_size)
     return tf.data.Dataset.from_tensor_slices(order).map(take).prefetch(1)
 
 

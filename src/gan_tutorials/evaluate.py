@@ -102,7 +102,7 @@ def reference_stats(judge, dataset="mnist", data_dir=None, test_xy=None):
 
 # --- a generator's metrics ------------------------------------------------------
 
-def generate(generator, per_class, seed=0, batch_size=1000, classes=MNIST.num_classes):
+def generate(generator, per_class, seed=0, *, batch_size=1000, classes=MNIST.num_classes):
     """(images (10*per_class, 28, 28, 1), asked-for labels or None) from a generator."""
     n, noise_dim = classes * per_class, generator.inputs[0].shape[-1]
     noise = np.random.default_rng(seed).standard_normal((n, noise_dim)).astype(np.float32)
@@ -110,7 +110,7 @@ def generate(generator, per_class, seed=0, batch_size=1000, classes=MNIST.num_cl
     return draw(generator, noise, labels, batch_size=batch_size), labels
 
 
-def evaluate_generator(generator, judge=None, per_class=1000, seed=0, reference=None,
+def evaluate_generator(generator, judge=None, per_class=1000, seed=0, *, reference=None,
                        data_dir=None, dataset="mnist"):
     """All metrics of a generator of `dataset`, as a JSON-ready dict (the notebook API)."""
     images_of = image_set(dataset)

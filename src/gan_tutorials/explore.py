@@ -204,7 +204,7 @@ def save_class_grid(folder, grid, class_names):
     Path(folder).mkdir(parents=True, exist_ok=True)
     columns = [f"noise {c}" for c in range(grid.shape[1])]
     figures.plot_image_table(Path(folder) / "grid.png", grid, list(class_names), columns,
-                             "same noise in every column, one class per row")
+                             title="same noise in every column, one class per row")
 
 
 def style_label(measured):
@@ -222,20 +222,20 @@ def save_explore(folder, numbers, images):
     figures.plot_image_table(
         folder / "categories.png", images["categories"],
         [f"{n}\n{style_label(numbers['categories'][n])}" for n in CATEGORIES], digits,
-        "mean noise vector of each style category")
+        title="mean noise vector of each style category")
     for name, frames in images["scaling"].items():  # (50, k, 28, 28, 1) -> one row per frame
         tiles = [figures.tile(f, 1, len(digits), scale=3) for f in frames]
         figures.save_gif(folder / f"scaling_{name}.gif", tiles, seconds_per_frame=0.1)
     panels = {m: {n: numbers["scaling"][n][m] for n in CATEGORIES} for m in STYLE}
-    figures.plot_curves(folder / "scaling.png", numbers["scalars"], panels, "scalar",
-                        "measured style of scalar x category vector")
+    figures.plot_curves(folder / "scaling.png", numbers["scalars"], panels, xlabel="scalar",
+                        title="measured style of scalar x category vector")
     for op, table in images["arithmetic"].items():
         spec = numbers["arithmetic"][op]
         names = list(spec["operands"])
         cols = [f"{n}\n{style_label(spec['operands'][n])}" for n in names]
         cols.append(f"{'+' if op == 'add' else '-'} = result\n{style_label(spec['result'])}")
         figures.plot_image_table(folder / f"arithmetic_{op}.png", table.transpose(1, 0, 2, 3, 4),
-                                 digits, cols, f"expected: {spec['expect']} "
+                                 digits, cols, title=f"expected: {spec['expect']} "
                                  f"({style_label(spec['expected'])})")
     runs.write_json(folder / "explore.json", numbers)
 

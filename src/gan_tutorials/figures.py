@@ -19,7 +19,7 @@ def to_uint8(images):
     return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
-def tile(images, rows, cols, pad=2, scale=2):
+def tile(images, rows, cols, *, pad=2, scale=2):
     """Tile (rows*cols, 28, 28, 1) images in [-1, 1] into one uint8 (H, W) grid."""
     pixels = to_uint8(images)[..., 0]  # (n, 28, 28)
     n, h, w = pixels.shape
@@ -56,7 +56,7 @@ def gif_from_pngs(path, pngs, max_frames=60):
     save_gif(path, [iio.imread(pngs[i]) for i in keep])
 
 
-def plot_history(path, history, columns, title, ylabel):
+def plot_history(path, history, columns, *, title, ylabel):
     """Line plot of history columns against epoch, saved as PNG."""
     fig = Figure(figsize=(6, 3.5))
     ax = fig.subplots()
@@ -78,7 +78,7 @@ def _save(fig, path):
     fig.savefig(path, dpi=100)
 
 
-def plot_confusion(path, confusion, title, class_names=None):
+def plot_confusion(path, confusion, *, title, class_names=None):
     """Confusion matrix (rows: asked-for class, columns: judged class) as PNG."""
     confusion = np.asarray(confusion, dtype=float)
     rates = confusion / np.maximum(confusion.sum(1, keepdims=True), 1)
@@ -98,7 +98,7 @@ def plot_confusion(path, confusion, title, class_names=None):
     _save(fig, path)
 
 
-def plot_seed_table(path, values, row_labels, class_names, title):
+def plot_seed_table(path, values, row_labels, class_names, *, title):
     """A table of per-class values in [0, 1], one row per seed, as a PNG heat map."""
     values = np.asarray(values, dtype=float)
     fig = Figure(figsize=(7, 1.2 + 0.4 * len(values)))
@@ -114,7 +114,7 @@ def plot_seed_table(path, values, row_labels, class_names, title):
     _save(fig, path)
 
 
-def plot_shares(path, shares, title, threshold, class_names=None):
+def plot_shares(path, shares, *, title, threshold, class_names=None):
     """Bar chart of each class's share of the generated digits, as PNG."""
     fig = Figure(figsize=(6, 3.2))
     ax = fig.subplots()
@@ -129,7 +129,7 @@ def plot_shares(path, shares, title, threshold, class_names=None):
     _save(fig, path)
 
 
-def plot_quality(path, history, score_columns, title):
+def plot_quality(path, history, score_columns, *, title):
     """Quality against epoch: scores in [0, 1] left, Frechet distance right."""
     rows = [r for r in history if r.get("frechet_distance") not in (None, "")]
     fig = Figure(figsize=(9, 3.5))
@@ -147,7 +147,7 @@ def plot_quality(path, history, score_columns, title):
     _save(fig, path)
 
 
-def plot_image_table(path, images, row_labels, col_labels, title):
+def plot_image_table(path, images, row_labels, col_labels, *, title):
     """A labelled table of digits: images (rows, cols, 28, 28, 1) in [-1, 1]."""
     rows, cols = images.shape[:2]
     fig = Figure(figsize=(1.6 * cols + 1.2, 1.6 * rows + 0.6))
@@ -166,7 +166,7 @@ def plot_image_table(path, images, row_labels, col_labels, title):
     _save(fig, path)
 
 
-def plot_curves(path, x, panels, xlabel, title):
+def plot_curves(path, x, panels, *, xlabel, title):
     """Side-by-side line plots: panels = {panel title: {line label: ys}}."""
     fig = Figure(figsize=(4.5 * len(panels), 3.5))
     axes = fig.subplots(1, len(panels), squeeze=False)
@@ -188,13 +188,14 @@ def save_evaluation(folder, metrics, grid_images, covered_share):
     save_png(folder / "samples.png", tile(grid_images, len(grid_images) // classes, classes))
     if metrics["kind"] == "cgan":
         plot_confusion(folder / "confusion.png", metrics["confusion"],
-                       f"accuracy {metrics['accuracy']:.1%}", metrics.get("class_names"))
+                       title=f"accuracy {metrics['accuracy']:.1%}",
+                       class_names=metrics.get("class_names"))
     plot_shares(folder / "class_shares.png", metrics["class_shares"],
-                f"entropy {metrics['entropy']:.2f}, {metrics['classes_covered']} classes covered",
-                covered_share, metrics.get("class_names"))
+                title=f"entropy {metrics['entropy']:.2f}, {metrics['classes_covered']} classes "
+                      "covered", threshold=covered_share, class_names=metrics.get("class_names"))
 
 
-def plot_requested_achieved(path, panels, title):
+def plot_requested_achieved(path, panels, *, title):
     """Achieved against requested, one panel per attribute: panels = {name: {label: (x, y)}}."""
     fig = Figure(figsize=(4 * len(panels), 3.8))
     axes = fig.subplots(1, len(panels), squeeze=False)

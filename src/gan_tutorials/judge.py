@@ -65,7 +65,7 @@ def recipe_for(dataset="mnist"):
     return JUDGE_RECIPES.get(dataset, OTHER_RECIPE)
 
 
-def fit_member(x, y, epochs, seed, verbose=1, images=MNIST):
+def fit_member(x, y, epochs, seed, *, verbose=1, images=MNIST):
     """One CNN fitted on images in [-1, 1] from `seed`."""
     keras.utils.set_random_seed(seed)
     member = create_judge(images)
@@ -92,11 +92,11 @@ def assemble(members, images=MNIST):
     return keras.Model(image, [probs, features], name=f"{images.name}_judge")
 
 
-def train_judge(train_xy, test_xy, recipe=JUDGE_RECIPES["mnist"], seed=0, verbose=1,
+def train_judge(train_xy, test_xy, recipe=JUDGE_RECIPES["mnist"], seed=0, *, verbose=1,
                 images=MNIST):
     """Fit the judge on uint8 images; return (model, test accuracy, accuracy per class)."""
     x, y = np.asarray(data.scale_images(train_xy[0])), np.asarray(train_xy[1])
-    judge = assemble([fit_member(x, y, recipe.epochs, seed + k, verbose, images)
+    judge = assemble([fit_member(x, y, recipe.epochs, seed + k, verbose=verbose, images=images)
                       for k in range(recipe.members)], images)
     x_test, y_test = np.asarray(data.scale_images(test_xy[0])), np.asarray(test_xy[1])
     predicted = judge_outputs(judge, x_test)[0].argmax(1)
@@ -128,7 +128,7 @@ def load_cached_judge(folder, recipe=None):
         return None
 
 
-def get_judge(dataset="mnist", data_dir=None, folder=None, verbose=1, arrays=None):
+def get_judge(dataset="mnist", data_dir=None, *, folder=None, verbose=1, arrays=None):
     """The dataset's cached judge, verified; trained (minutes) and cached if absent or corrupt.
 
     `arrays` = (train_xy, test_xy) trains on those instead of the dataset (tests).
@@ -143,11 +143,11 @@ def get_judge(dataset="mnist", data_dir=None, folder=None, verbose=1, arrays=Non
         arrays = data.load(dataset, data_dir)
     images = data.image_set(dataset)
     judge, accuracy, per_class = train_judge(*arrays, recipe, verbose=verbose, images=images)
-    save_judge(folder, judge, accuracy, recipe, per_class)
+    save_judge(folder, judge, accuracy, recipe, per_class=per_class)
     return judge
 
 
-def save_judge(folder, judge, accuracy, recipe, per_class=None):
+def save_judge(folder, judge, accuracy, recipe, *, per_class=None):
     """Cache the judge (trained by `recipe`) with a sha256 sidecar, both written atomically."""
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / ".judge.tmp.keras"

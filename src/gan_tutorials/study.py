@@ -232,7 +232,7 @@ def draw_study(out, study, class_names):
              "class_shares": "share of the generated images, per class judged"}[key]
     figures.plot_seed_table(Path(out) / "study.png", values,
                             [f"seed {r['seed']}" for r in study["per_seed"]], class_names,
-                            f"{study['kind']}, {study['settings']['epochs']} epochs: {title}")
+                            title=f"{study['kind']}, {study['settings']['epochs']} epochs: {title}")
 
 
 def run_study(config, seeds, out, *, arrays=None, per_class=1000, samples=2000):

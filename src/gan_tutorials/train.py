@@ -81,7 +81,7 @@ def check_finite(epoch, groups):
             raise diverged(epoch, f"non-finite values in {group}")
 
 
-def run_epoch(step, batches, epoch, config, steps):
+def run_epoch(step, batches, epoch, config, *, steps):
     """Train one epoch on its batches; return (history row, losses (steps, 2)).
 
     Raises Diverged on a NaN/inf loss.
@@ -117,8 +117,8 @@ def judge_every(config, per_class=TRACK_PER_CLASS):
     def on_epoch(epoch, generator, row):
         if epoch % config.eval_every:
             return {}
-        metrics = evaluate.evaluate_generator(generator, reader, per_class, config.seed, reference,
-                                              dataset=config.dataset)
+        metrics = evaluate.evaluate_generator(generator, reader, per_class, config.seed,
+                                              reference=reference, dataset=config.dataset)
         return {k: metrics[k] if isinstance(metrics[k], int) else round(float(metrics[k]), 4)
                 for k in TRACK_COLUMNS[config.kind]}
     return on_epoch
@@ -140,11 +140,11 @@ def finish(run_dir, models, history, kind):
         tmp.replace(run_dir / f"{name}.keras")
     figures.gif_from_pngs(run_dir / "progress.gif", sorted((run_dir / "samples").glob("epoch_*.png")))
     figures.plot_history(run_dir / "losses.png", history, ["d_loss", "g_loss"],
-                         f"{run_dir.name}: mean loss per epoch", "binary cross-entropy")
+                         title=f"{run_dir.name}: mean loss per epoch", ylabel="binary cross-entropy")
     if any(row.get("frechet_distance") not in (None, "") for row in history):
         scores = [c for c in TRACK_COLUMNS[kind] if c not in ("frechet_distance", "classes_covered")]
         figures.plot_quality(run_dir / "quality.png", history, scores,
-                             f"{run_dir.name}: the judge's verdict per epoch")
+                             title=f"{run_dir.name}: the judge's verdict per epoch")
 
 
 def start_run(config, arrays, argv):
@@ -188,8 +188,8 @@ def train(config=Config(), arrays=None, argv=None, on_epoch=None):
     if start == 0:
         save_preview(run_dir, 0, models.generator, preview)
     for epoch in range(start + 1, config.epochs + 1):
-        batches = data.epoch_batches(pool, config.batch_size, steps, config.seed, epoch)
-        row, losses = run_epoch(step, batches, epoch, config, steps)
+        batches = data.epoch_batches(pool, config.batch_size, steps, seed=config.seed, epoch=epoch)
+        row, losses = run_epoch(step, batches, epoch, config, steps=steps)
         check_finite(epoch, groups)  # losses can stay finite while Adam's slots overflow
         grid = save_preview(run_dir, epoch, models.generator, preview)
         if on_epoch is not None:

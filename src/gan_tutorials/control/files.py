@@ -42,8 +42,8 @@ def save_sweep(folder, steered, attribute, name="sweep"):
     panels = {a: {"requested": steered.requested[:, ATTRIBUTES.index(a)],
                   "achieved": steered.achieved[:, ATTRIBUTES.index(a)]} for a in constrained}
     held = ", ".join(constrained[1:]) or "nothing"
-    figures.plot_curves(folder / f"{name}.png", x, panels, f"requested {attribute}",
-                        f"digit {steered.digits[0]}: {attribute} swept, {held} held")
+    figures.plot_curves(folder / f"{name}.png", x, panels, xlabel=f"requested {attribute}",
+                        title=f"digit {steered.digits[0]}: {attribute} swept, {held} held")
 
 
 def save_report(ctl, numbers, arrays, folder):
@@ -60,12 +60,12 @@ def save_report(ctl, numbers, arrays, folder):
             panels[name][method] = (stack["requested"][target, j], stack["achieved"][target, j])
     figures.plot_requested_achieved(
         folder / "report.png", panels,
-        "requests at each digit's 5th-95th percentiles: steer vs the article's method")
+        title="requests at each digit's 5th-95th percentiles: steer vs the article's method")
     grid = level_grid(ctl, "slant")
     table = grid.images.reshape(ctl.classes, len(LEVELS), *MNIST.image_shape)  # (10, 7, 28, 28, 1)
     figures.plot_image_table(folder / "slant_levels.png", table,
                              [str(d) for d in range(ctl.classes)], [f"p{q:g}" for q in LEVELS],
-                             "each digit at its own slant percentiles, thickness and height held")
+                             title="each digit at its own slant percentiles, thickness and height held")
     for name in CORE:
         low, high = ctl.percentile(7, BAND[0]), ctl.percentile(7, BAND[1])
         j = ATTRIBUTES.index(name)
