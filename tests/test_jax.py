@@ -42,7 +42,7 @@ def jax_installed():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not jax_installed(), reason="jax is not installed (make setup installs it)")
+@pytest.mark.skipif(not jax_installed(), reason="jax is not installed (make test-all installs it)")
 def test_backend_neutral_tests_pass_on_jax():
     env = dict(os.environ, KERAS_BACKEND="jax")
     result = subprocess.run(

@@ -42,7 +42,11 @@ def test_create_gan_joins_the_same_models(kind):
     built = build_models(Config(kind=kind))
     g, d, gan = built.generator, built.discriminator, built.gan
     assert gan.name == ("gan" if kind == "gan" else "conditional_gan")
-    assert gan.count_params() == g.count_params() + d.count_params()  # shared, not copied
+    assert gan.count_params() == g.count_params() + d.count_params()
+    # shared, not copied: the GAN's variables are G's and D's own objects (a clone
+    # would have as many parameters, in variables of its own)
+    ours = {id(v) for v in gan.weights}
+    assert ours == {id(v) for v in g.weights} | {id(v) for v in d.weights}
     assert models.is_conditional(gan) == (kind == "cgan")
 
 

@@ -1,0 +1,50 @@
+"""The front door and the docs: short enough to read, and no dead link or image."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")  # [text](target) and ![alt](target)
+
+
+def anchors(page):
+    """GitHub's anchors of a page's headings: lower case, punctuation dropped, - for spaces."""
+    headings = re.findall(r"^#+ (.+)$", page.read_text(), flags=re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_the_readme_fits_on_a_few_screens():
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 200
+
+
+def test_the_readme_links_the_article_the_notebooks_and_every_docs_page():
+    readme = (ROOT / "README.md").read_text()
+    assert "towardsdatascience.com/demystifying-gans" in readme
+    assert "github.com/Vonny0123/GAN_Tutorials" in readme
+    linked = {target.split("#")[0] for target in LINK.findall(readme)}
+    assert {f"docs/{p.name}" for p in PAGES[1:]} <= linked
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_relative_link_and_image_resolves(page):
+    dead = []
+    for target in LINK.findall(page.read_text()):
+        if re.match(r"[a-z]+:", target):  # https:, mailto: ...
+            continue
+        path, _, anchor = target.partition("#")
+        resolved = (page.parent / path).resolve() if path else page
+        if not resolved.exists():
+            dead.append(target)
+        elif anchor and resolved.suffix == ".md" and anchor not in anchors(resolved):
+            dead.append(target)
+    assert not dead, f"{page.name}: {dead}"
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES[1:] if p.name != "README.md"],
+                         ids=lambda p: p.name)
+def test_every_docs_page_opens_with_its_command(page):
+    opening = page.read_text().split("\n## ")[0]  # before the page's first section
+    assert "```sh\n" in opening
