@@ -169,13 +169,13 @@ def tiny_ctl(tmp_path_factory):
 def test_report_numbers_follow_from_its_requests(tiny_ctl):
     """Every count and rate the report writes is recomputed here from the requests it made."""
     mnist_judge = judge.get_judge("mnist")
-    numbers, arrays = control.control_report(tiny_ctl, mnist_judge, starts=1, joint_per_digit=2,
-                                             levels=np.array([25.0, 75.0]))
+    numbers, arrays = control.control_report(tiny_ctl, mnist_judge, starts=1, joint_per_digit=1,
+                                             levels=np.array([25.0, 75.0]), outside=(2.5,))
     band = arrays["band", "steer"]
-    # 4 reported measures x 10 digits x 2 levels x 1 start, plus up to 2 joint requests per digit
+    # 4 reported measures x 10 digits x 2 levels x 1 start, plus up to 1 joint request per digit
     singles = 4 * 10 * 2
-    assert singles < len(band["digits"]) <= singles + 20
-    assert len(arrays["extrapolation", "steer"]["digits"]) == 4 * 10 * 4  # 4 outside levels
+    assert singles < len(band["digits"]) <= singles + 10
+    assert len(arrays["extrapolation", "steer"]["digits"]) == 4 * 10 * 1  # 1 outside level
     for where in ("band", "extrapolation"):
         for method in ("steer", "article"):
             stack, result = arrays[where, method], numbers[where][method]
@@ -197,4 +197,4 @@ def test_report_numbers_follow_from_its_requests(tiny_ctl):
                 np.median(error[slant, 0]), abs=1e-4)
     # the achieved numbers are measures of the returned images
     assert control.measure_array(band["images"]) == pytest.approx(band["achieved"], abs=1e-6)
-    assert numbers["levels"] == [25.0, 75.0]
+    assert numbers["levels"] == [25.0, 75.0] and numbers["outside_levels"] == [2.5]

@@ -174,6 +174,7 @@ def start_training(out, data_dir, extra=()):
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_kill_mid_epoch_then_resume(sig, tiny_data_dir, tmp_path):
     out = tmp_path / "run"

@@ -18,7 +18,7 @@ The modules follow the tutorial's story:
     morphometry  beyond step 4: Morpho-MNIST's six shape measures of a digit
     control   beyond step 4: steer a digit to target measures (the article's
               closing promise), and report how well that holds; a subpackage
-              of one job per part (fit, steer, report, files, cli)
+              of one job per part (fit, steering, report, files, cli)
     study     beyond the tutorial: one setting across seeds, the claims per seed
     bench     beyond the tutorial: speed of each engine against the machine
 """

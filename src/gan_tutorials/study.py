@@ -87,7 +87,8 @@ def train_seed(config, arrays=None):
     if (run_dir / "config.json").exists():
         differ = runs.settings_differ(runs.read_config(run_dir), config)
         if differ:
-            raise RunError(f"{run_dir} was trained with other settings ({differ}); "
+            saved = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in differ.items())
+            raise RunError(f"{run_dir} was trained with other settings ({saved}); "
                            "give the study another --out")
     done = trained_epochs(run_dir)
     if done > config.epochs:
@@ -267,8 +268,9 @@ def summary(study):
 
 def build_parser():
     """train's flags (but --seed), plus --seeds, --out and how much to judge."""
+    # No abbreviations: --seed would otherwise be read as --seeds.
     parser = argparse.ArgumentParser(prog="python -m gan_tutorials.study",
-                                     description=__doc__.split("\n")[0])
+                                     description=__doc__.split("\n")[0], allow_abbrev=False)
     parser.add_argument("--seeds", type=bounded(int, 0), nargs="+", default=list(STUDY_SEEDS),
                         metavar="SEED", help="one run per seed (default: %(default)s)")
     parser.add_argument("--out", help="the study folder (default: outputs/study/<kind>)")

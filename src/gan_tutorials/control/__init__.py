@@ -10,11 +10,11 @@ control over the output". Here a request names a digit and target values of
 Morpho-MNIST's measures, and `steer` returns noise whose digit has them.
 One job per part:
 
-  fit     the pool, the directions' R^2 and the surrogate, kept in RUN_DIR/control/
-  steer   a request's start and its measured corrections
-  report  control measured on a grid of requests, beside the article's method
-  files   what a request, a sweep and the report write
-  cli     the command line
+  fit       the pool, the directions' R^2 and the surrogate, kept in RUN_DIR/control/
+  steering  a request's start and its measured corrections
+  report    control measured on a grid of requests, beside the article's method
+  files     what a request, a sweep and the report write
+  cli       the command line
 """
 
 import importlib
@@ -27,7 +27,7 @@ _PARTS = {"fit": ("ATTRIBUTES", "ControlError", "Controller", "control_dir", "co
                   "fit_controller", "fit_directions", "load_controller", "measure_array",
                   "save_controller"),
           "report": ("article_method", "control_report", "score"),
-          "steer": ("DAMPING", "SHELL", "TOLERANCE", "Steered", "steer", "sweep")}
+          "steering": ("DAMPING", "SHELL", "TOLERANCE", "Steered", "steer", "sweep")}
 _HOME = {name: part for part, names in _PARTS.items() for name in names}
 __all__ = sorted(_HOME)
 

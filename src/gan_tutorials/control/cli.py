@@ -16,7 +16,7 @@ from gan_tutorials.config import bounded
 from gan_tutorials.control.fit import ATTRIBUTES, ControlError, control_dir, controller_for
 from gan_tutorials.control.files import save_grid, save_report, save_steered, save_sweep
 from gan_tutorials.control.report import control_report
-from gan_tutorials.control.steer import steer, sweep
+from gan_tutorials.control.steering import steer, sweep
 from gan_tutorials.data import MNIST
 from gan_tutorials.judge import get_judge
 from gan_tutorials.models import GeneratorError

@@ -7,7 +7,7 @@ import numpy as np
 from gan_tutorials import figures, runs
 from gan_tutorials.control.fit import ATTRIBUTES
 from gan_tutorials.control.report import BAND, LEVELS, REPORTED, level_grid
-from gan_tutorials.control.steer import CORE, sweep
+from gan_tutorials.control.steering import CORE, sweep
 from gan_tutorials.data import MNIST
 
 def save_steered(folder, steered):

@@ -15,7 +15,7 @@ import numpy as np
 
 from gan_tutorials import explore
 from gan_tutorials.control.fit import ATTRIBUTES, measure_array
-from gan_tutorials.control.steer import (CORE, REACH, ROUNDS, STOP, TOLERANCE, Steered,
+from gan_tutorials.control.steering import (CORE, REACH, ROUNDS, STOP, TOLERANCE, Steered,
                                          frame_request, steer)
 from gan_tutorials.data import MNIST
 from gan_tutorials.judge import judge_outputs
@@ -120,20 +120,21 @@ def run_batches(ctl, batches, method):
     return stack, seconds
 
 
-def control_report(ctl, judge, *, seed=0, starts=2, joint_per_digit=44, levels=LEVELS):
+def control_report(ctl, judge, *, seed=0, starts=2, joint_per_digit=44, levels=LEVELS,
+                   outside=OUTSIDE):
     """Measure control on a grid of requests in the band and beyond: (numbers, arrays for figures).
 
     In the band: each digit at each of `levels` (its own percentiles) of each
     REPORTED measure from `starts` starting noises, the other CORE measures
     held, plus `joint_per_digit` requests per digit for all CORE measures at
-    once; beyond it, each digit at the OUTSIDE percentiles from one start.
+    once; beyond it, each digit at the `outside` percentiles from one start.
     """
     single = single_requests(ctl, levels, starts, seed)
     joint_digits, joint_targets = joint_requests(ctl, joint_per_digit, seed)
     band = [*single.values(), (joint_digits, joint_targets, (), None)]
-    outside = list(single_requests(ctl, np.array(OUTSIDE), 1, seed + 1).values())
+    beyond = list(single_requests(ctl, np.array(outside), 1, seed + 1).values())
     numbers, arrays = {"fit": dict(ctl.fit)}, {}
-    for name, batches in (("band", band), ("extrapolation", outside)):
+    for name, batches in (("band", band), ("extrapolation", beyond)):
         for method in ("steer", "article"):
             stack, seconds = run_batches(ctl, batches, method)
             result = score(ctl, stack, judge)
@@ -143,7 +144,7 @@ def control_report(ctl, judge, *, seed=0, starts=2, joint_per_digit=44, levels=L
             numbers.setdefault(name, {})[method] = result
             arrays[name, method] = stack
     numbers.update(tolerance_sd=TOLERANCE, band_percentiles=list(BAND), reach_percentiles=list(REACH),
-                   levels=np.round(levels, 2).tolist(), outside_levels=list(OUTSIDE), rounds=ROUNDS, stop_sd=STOP)
+                   levels=np.round(levels, 2).tolist(), outside_levels=list(outside), rounds=ROUNDS, stop_sd=STOP)
     return numbers, arrays
 
 

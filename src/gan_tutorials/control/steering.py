@@ -1,4 +1,4 @@
-"""Control, part 2: steer a digit to target measures.
+"""Control, part 2: steering a digit to target measures.
 
 A request names a digit and target values of Morpho-MNIST's measures (slant
 in degrees, thickness, width, height and length in px, area in px^2), and
