@@ -53,6 +53,12 @@ def test_fit_saves_and_reloads_for_its_generator_only(tmp_path):
     assert np.array_equal(loaded.pool_noise, fitted.pool_noise)  # regenerated from the seed
     assert loaded.pool_attrs == pytest.approx(fitted.pool_attrs, abs=1e-4)
     assert loaded.fit["direction_r2"] == fitted.fit["direction_r2"]
+    fit_json = control.control_dir(run) / "fit.json"
+    saved = fit_json.read_text()
+    fit_json.write_text(saved.replace('"measures_version": 2', '"measures_version": 1'))
+    assert control.load_controller(run, generator) is None  # other measures: refit
+    fit_json.write_text(saved)
+    assert control.load_controller(run, generator) is not None
     (run / "generator.keras").write_bytes((run / "generator.keras").read_bytes() + b"\0")
     assert control.load_controller(run, generator) is None  # another generator: refit
 

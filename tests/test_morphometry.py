@@ -1,11 +1,13 @@
 """Morpho-MNIST's measures on drawn shapes whose answers are known."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from skimage.draw import line
 from skimage.morphology import dilation, disk
 
-from gan_tutorials.morphometry import ATTRIBUTES, measure
+from gan_tutorials.morphometry import ATTRIBUTES, compare, measure
 
 
 def bar(width=3, length=16, lean_deg=0.0, size=28):
@@ -160,3 +162,17 @@ def test_uint8_pixels_are_measured_as_the_toolkit_does(real_mnist):
     for name in ATTRIBUTES:  # the truncation moves the measures a little, not a lot
         assert as_pixels[name] == pytest.approx(as_ink[name], rel=0.05, abs=0.05)
     assert any(not np.allclose(as_pixels[n], as_ink[n]) for n in ("slant", "width", "height"))
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "morpho" / "reference_measures.npz"
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason=f"the toolkit's measures are not at {SHARED}")
+def test_agrees_with_the_toolkit_on_real_and_generated_digits(real_mnist):
+    """The toolkit's own measures of 2,000 MNIST test digits and 1,000 generated ones."""
+    table, _ = compare(dict(np.load(SHARED)), real_mnist["test"][0])
+    for name, rows in table.items():
+        for measure_name, a in rows.items():
+            assert a["r"] >= 0.995, (name, measure_name, a)
+            assert abs(a["mean_diff_sd"]) <= 0.02, (name, measure_name, a)
+            assert a["mad_sd"] <= 0.05, (name, measure_name, a)

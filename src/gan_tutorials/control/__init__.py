@@ -26,7 +26,7 @@ import importlib
 _PARTS = {"fit": ("ATTRIBUTES", "ControlError", "Controller", "control_dir", "controller_for",
                   "fit_controller", "fit_directions", "load_controller", "measure_array",
                   "save_controller"),
-          "report": ("article_method", "control_report", "score"),
+          "report": ("article_candidates", "article_method", "control_report", "score"),
           "steering": ("DAMPING", "SHELL", "TOLERANCE", "Steered", "steer", "sweep")}
 _HOME = {name: part for part, names in _PARTS.items() for name in names}
 __all__ = sorted(_HOME)

@@ -161,7 +161,8 @@ def fit_controller(generator, per_class=POOL_PER_CLASS, seed=0, epochs=SURROGATE
     # only to report how far one global linear model explains each measure.
     _, r2, choice = fit_directions(noise.astype(np.float64), labels, attrs, classes)
     surrogate, surrogate_r2 = train_surrogate(images, (attrs - mean) / sd, epochs, seed)
-    fit = {"seed": seed, "per_class": per_class, "mean": mean.tolist(), "sd": sd.tolist(),
+    fit = {"seed": seed, "per_class": per_class, "measures_version": morphometry.VERSION,
+           "mean": mean.tolist(), "sd": sd.tolist(),
            "class_sd": [attrs[labels == c].std(0).tolist() for c in range(classes)],
            "direction_r2": r2, "direction_choice": choice,
            "surrogate_r2": dict(zip(ATTRIBUTES, np.round(surrogate_r2, 4).tolist())),
@@ -196,6 +197,8 @@ def load_controller(run_dir, generator):
     fit = runs.read_json(folder / "fit.json")
     if fit.get("sha256") != generator_sha256(run_dir):
         return None  # the generator was retrained: refit
+    if fit.get("measures_version", 1) != morphometry.VERSION:
+        return None  # measured by other definitions: refit
     arrays = np.load(folder / "pool.npz")
     noise, labels = pool_noise(fit["seed"], fit["per_class"], generator.inputs[1].shape[-1],
                                generator.inputs[0].shape[-1])

@@ -53,24 +53,32 @@ def joint_requests(ctl, per_digit, seed):
     return digits[keep], {a: attrs[keep, c] for a, c in zip(CORE, cols)}
 
 
-def article_method(ctl, digits, requested):
-    """The tutorial's tools at their best: the category vector and scalar nearest each request.
+def article_candidates(ctl):
+    """The tutorial's tools at their best: every scaled category vector, drawn as every digit.
 
     Sorts the pool into the tutorial's four categories (thick/thin x
     straight/slanted, by terciles within each digit), scales each category's
-    mean noise by the tutorial's 50 scalars from 2 to -2, draws every
-    candidate as the digit, and picks the one whose measures are nearest the
-    request. Returns (images, achieved (n, 6)).
+    mean noise by the tutorial's 50 scalars from 2 to -2, and draws and
+    measures all 200 candidates as each digit. Returns
+    {digit: (images (200, 28, 28, 1), measures (200, 6))}.
     """
     by_class = np.stack([ctl.pool_attrs[ctl.pool_class == c].mean(0) for c in range(ctl.classes)])
     thickness = (ctl.pool_attrs[:, 1] - by_class[ctl.pool_class, 1]) / ctl.sd(ctl.pool_class)[:, 1]
     masks = explore.categorize({"slant": ctl.pool_attrs[:, 0], "thickness": thickness})
     vectors = explore.category_vectors(ctl.pool_noise, masks)
-    candidates = np.concatenate([explore.scaled(v) for v in vectors.values()])  # (200, dim)
+    noise = np.concatenate([explore.scaled(v) for v in vectors.values()])  # (200, dim)
+    drawn = {d: draw(ctl.generator, noise, [d] * len(noise)) for d in range(ctl.classes)}
+    return {d: (images, measure_array(images)) for d, images in drawn.items()}
+
+
+def article_method(ctl, digits, requested, candidates):
+    """Per request, the article's candidate (see `article_candidates`) nearest it.
+
+    Returns (images, achieved (n, 6)).
+    """
     images, achieved = np.zeros((len(digits), *MNIST.image_shape)), np.zeros((len(digits), 6))
     for digit in np.unique(digits):
-        drawn = draw(ctl.generator, candidates, [digit] * len(candidates))
-        measured = measure_array(drawn)  # (200, 6)
+        drawn, measured = candidates[digit]
         rows = np.flatnonzero(digits == digit)
         gap = np.abs(measured[None] - requested[rows][:, None]) / ctl.sd([digit])  # (r, 200, 6)
         best = np.where(np.isnan(gap), 0.0, gap).max(2).argmin(1)
@@ -103,8 +111,8 @@ def score(ctl, stack, judge):
     return result
 
 
-def run_batches(ctl, batches, method):
-    """Steer (or apply the article's method to) each batch: (stacked arrays, seconds taken)."""
+def run_batches(ctl, batches, method, candidates=None):
+    """Steer each batch, or serve it with the article's `candidates`: (stacked arrays, seconds)."""
     parts, began = [], time.perf_counter()
     for digits, targets, hold, noise in batches:
         if method == "steer":
@@ -112,7 +120,7 @@ def run_batches(ctl, batches, method):
             continue
         digits, start, start_attrs, requested, held = frame_request(ctl, digits, targets, hold,
                                                                     noise=noise)
-        images, achieved = article_method(ctl, digits, requested)
+        images, achieved = article_method(ctl, digits, requested, candidates)
         parts.append(Steered(digits, start, images, requested, held, achieved, start_attrs))
     seconds = time.perf_counter() - began
     stack = {f: np.concatenate([getattr(p, f) for p in parts]) for f in
@@ -133,10 +141,10 @@ def control_report(ctl, judge, *, seed=0, starts=2, joint_per_digit=44, levels=L
     joint_digits, joint_targets = joint_requests(ctl, joint_per_digit, seed)
     band = [*single.values(), (joint_digits, joint_targets, (), None)]
     beyond = list(single_requests(ctl, np.array(outside), 1, seed + 1).values())
-    numbers, arrays = {"fit": dict(ctl.fit)}, {}
+    numbers, arrays, candidates = {"fit": dict(ctl.fit)}, {}, article_candidates(ctl)
     for name, batches in (("band", band), ("extrapolation", beyond)):
         for method in ("steer", "article"):
-            stack, seconds = run_batches(ctl, batches, method)
+            stack, seconds = run_batches(ctl, batches, method, candidates)
             result = score(ctl, stack, judge)
             if method == "steer":
                 result.update(seconds=round(seconds, 2),
