@@ -191,7 +191,8 @@ def explore(generator, samples=2000, digits=TUTORIAL_DIGITS, seed=0):
     scaling, frames = scale_categories(generator, vectors, digits)
     sums, sum_images = combine_categories(generator, vectors, digits, numbers["categories"])
     category_images = render(generator, np.stack([vectors[n] for n in CATEGORIES]), digits)
-    numbers = {"samples": samples, "digits": digits, "seed": seed, "grid_noise_share": shares,
+    numbers = {"samples": samples, "digits": digits, "seed": seed,
+               "measures_version": morphometry.VERSION, "grid_noise_share": shares,
                **numbers, "scalars": SCALARS.round(4).tolist(), "scaling": scaling,
                "arithmetic": sums, "seconds": round(time.perf_counter() - start, 2)}
     images = {"grid": grid, "categories": category_images, "scaling": frames,

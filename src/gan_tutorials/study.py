@@ -28,7 +28,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from gan_tutorials import evaluate, explore, figures, runs, train
+from gan_tutorials import evaluate, explore, figures, morphometry, runs, train
 from gan_tutorials.config import Config, add_config_flags, bounded, config_from_args
 from gan_tutorials.data import MNIST, image_set
 from gan_tutorials.runs import RunError
@@ -106,14 +106,20 @@ def train_seed(config, arrays=None):
 
 
 def judge_seed(config, per_class=1000, samples=2000):
-    """Evaluate (and for an MNIST cgan explore) a seed's run folder unless already done."""
+    """Evaluate (and for an MNIST cgan explore) a seed's run folder unless already done.
+
+    An exploration made by other definitions of the measures is made again.
+    """
     run_dir = Path(config.run_dir)
     stale = lambda path: (not path.exists() or (run_dir / "generator.keras").exists() and
                           path.stat().st_mtime < (run_dir / "generator.keras").stat().st_mtime)
     data_dir = ["--data-dir", config.data_dir] if config.data_dir else []
     if stale(run_dir / "metrics.json"):
         evaluate.main([str(run_dir), "--per-class", str(per_class), *data_dir])
-    if explores(config) and stale(run_dir / "explore" / "explore.json"):
+    explored = run_dir / "explore" / "explore.json"
+    remeasure = ((run_dir / "generator.keras").exists() and explored.exists()
+                 and runs.read_json(explored).get("measures_version", 1) != morphometry.VERSION)
+    if explores(config) and (stale(explored) or remeasure):
         explore.main([str(run_dir), "--samples", str(samples)])
 
 
