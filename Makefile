@@ -27,8 +27,11 @@ setup: $(STAMP)
 
 setup-jax: $(JAX)
 
+# KERAS_BACKEND=jax make train (or bench) installs JAX first.
+BACKEND_SETUP := $(if $(filter jax,$(KERAS_BACKEND)),setup-jax,setup)
+
 # Prepare TFDS mnist: from the offline copy when installed, else by download.
-data: setup
+data: $(BACKEND_SETUP)
 	$(BIN)/python -m gan_tutorials.data
 
 train: data
@@ -49,7 +52,7 @@ test: judge
 test-all: judge setup-jax
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile $(ARGS)
 
-bench: setup
+bench: $(BACKEND_SETUP)
 	$(BIN)/python -m gan_tutorials.bench $(ARGS)
 
 # Serve every run under outputs/ (the reference runs included) on localhost.

@@ -29,7 +29,7 @@ def test_bench_runs_on_a_few_steps(tmp_path, capsys):
     table = capsys.readouterr().out
     backend = keras.backend.backend()  # test_jax runs this test again on jax
     for engine in ENGINES:
-        assert f"| {backend} (cpu) | cgan | {engine} |" in table  # the backend and its device
+        assert f"| {backend} (cpu) | 1 | cgan | {engine} |" in table  # backend, device, count
     result = json.loads(out.read_text())["results"][0]
     samples, ms = result["samples_ms"], result["ms_per_step"]
     assert set(ms) == set(ENGINES) and all(len(v) == 2 for v in samples.values())

@@ -37,7 +37,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gan_tutorials.config import ENGINES, Config, bounded
+from gan_tutorials import parallel
+from gan_tutorials.config import ENGINES, Config, bounded, devices_flag
 from gan_tutorials.data import MNIST, DataError, image_set
 from gan_tutorials.models import create_models
 from gan_tutorials.steps import build_models, make_step
@@ -122,22 +123,24 @@ def time_steps(step, batches, n):
 
 
 def bench_model(kind, *, steps=60, repeats=5, warmup=5, steps_per_call=Config.steps_per_call,
-                dataset="mnist"):
-    """Median ms/step per engine, ratios, FLOPs and the measured matmul rate."""
+                dataset="mnist", devices=1):
+    """Median ms/step per engine on `devices` devices, ratios, FLOPs, the measured matmul rate."""
     batches = random_batches(kind, images_of=image_set(dataset))  # random: only shapes matter
-    engines = make_engines(kind, steps_per_call=steps_per_call, dataset=dataset)
-    for step in engines.values():
-        if warmup:
-            time_steps(step, batches, warmup)  # tracing, XLA compilation, allocator warm-up
-    samples = {name: [] for name in engines}
-    for _ in range(repeats):
-        for name, step in engines.items():  # interleaved
-            samples[name].append(time_steps(step, batches, steps))
+    with parallel.scope(parallel.data_parallel(devices)):  # the models, replicated per device
+        engines = make_engines(kind, steps_per_call=steps_per_call, dataset=dataset)
+        for step in engines.values():
+            if warmup:
+                time_steps(step, batches, warmup)  # tracing, XLA compilation, allocator warm-up
+        samples = {name: [] for name in engines}
+        for _ in range(repeats):
+            for name, step in engines.items():  # interleaved
+                samples[name].append(time_steps(step, batches, steps))
     matmuls = step_matmuls(kind, images=image_set(dataset))
     rate = matmul_rate(matmuls)
     flops = flops_of(matmuls)
     ms = {name: statistics.median(v) for name, v in samples.items()}
-    return {"model": kind, "steps": steps, "repeats": repeats, "steps_per_call": steps_per_call,
+    return {"model": kind, "devices": devices, "steps": steps, "repeats": repeats,
+            "steps_per_call": steps_per_call,
             "gflop_per_step": flops / 1e9, "matmul_gflops": rate, "ms_per_step": ms,
             "samples_ms": samples,
             "speedup": {name: ms["tutorial"] / ms[name] for name in ms},
@@ -179,14 +182,14 @@ def cpu_peak(cpuinfo="/proc/cpuinfo"):
 
 def format_table(results):
     """A plain-text table of bench results, one row per model and engine."""
-    lines = ["| backend | model | engine | ms/step | speed-up vs tutorial | GFLOP/s "
+    lines = ["| backend | devices | model | engine | ms/step | speed-up vs tutorial | GFLOP/s "
              "| share of matmul rate | share of peak |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+             "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     for r in results:
         peak = (r["cpu"] or {}).get("peak_gflops", float("nan"))
         for name in ENGINES:
             gflops = r["gflop_per_step"] / (r["ms_per_step"][name] / 1000)
-            lines.append(f"| {r['backend']} ({r['device']}) | {r['model']} | {name} | "
+            lines.append(f"| {r['backend']} ({r['device']}) | {r['devices']} | {r['model']} | {name} | "
                          f"{r['ms_per_step'][name]:.1f} | "
                          f"{r['speedup'][name]:.2f}x | {gflops:.0f} | "
                          f"{100 * r['share_of_matmul_rate'][name]:.0f}% | {100 * gflops / peak:.0f}% |")
@@ -217,6 +220,9 @@ def build_parser():
                         help="fused engine: batches per compiled call (as in train)")
     parser.add_argument("--dataset", default="mnist",
                         help="tfds name whose image shape and classes the models take")
+    parser.add_argument("--devices", nargs="+", type=devices_flag, default=["1"], metavar="N",
+                        help="device counts to time, each data-parallel as train's --devices "
+                             "(a count or all; above 1 needs KERAS_BACKEND=jax; default: 1)")
     parser.add_argument("--json", default=None, help="also write the results to this file")
     return parser
 
@@ -230,9 +236,13 @@ def main(argv=None):
         image_set(args.dataset)
     except DataError as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
+    try:
+        counts = [parallel.device_count(d, Config.batch_size) for d in args.devices]
+    except parallel.DeviceError as err:
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
     results = [bench_model(k, steps=args.steps, repeats=args.repeats, warmup=args.warmup,
-                           steps_per_call=args.steps_per_call, dataset=args.dataset)
-               for k in kinds]
+                           steps_per_call=args.steps_per_call, dataset=args.dataset, devices=n)
+               for n in counts for k in kinds]
     print(format_table(results))
     if args.json:
         with open(args.json, "w") as f:

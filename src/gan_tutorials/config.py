@@ -54,6 +54,9 @@ class Config:
     # ~1 s of compiling per unrolled step.
     steps_per_call: int = field(default=12, metadata={"min": 1,
         "help": "fused engine: batches per compiled call (468 = 39 x 12); fewer compile faster"})
+    devices: str = field(default="1", metadata={"parse": "devices",
+        "help": "devices to train on, data-parallel (a count or all); above 1 needs "
+                "KERAS_BACKEND=jax, and --batch-size stays the global batch"})
     eval_every: int = field(default=0, metadata={"min": 0,
         "help": "score the generator with the dataset's judge every K epochs (0: never)"})
     out: str | None = field(default=None, metadata={
@@ -83,7 +86,8 @@ class Config:
 RUN_PLACE = ("out", "data_dir", "resume", "overwrite", "quiet")
 # Fields that only steer a run, not what it learns: a resume may change them.
 # (The engines do the same math on the same draws, so the engine is one.)
-RUN_CONTROL = (*RUN_PLACE, "epochs", "eval_every", "engine", "steps_per_call")
+# (Nor does the device count: a checkpoint holds plain arrays.)
+RUN_CONTROL = (*RUN_PLACE, "epochs", "eval_every", "engine", "steps_per_call", "devices")
 
 
 # Names a field had in older run folders' config.json, and its name now.
@@ -104,6 +108,22 @@ def bounded(type_, low=None):
     return parse
 
 
+def devices_flag(text):
+    """argparse type of --devices: a count >= 1, or all (returned as text)."""
+    if text == "all":
+        return text
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected a device count >= 1 or 'all', got {text!r}")
+    return str(count)
+
+
+PARSERS = {"devices": devices_flag}  # fields whose flag takes its own parser
+
+
 def _base_type(annotation):
     """The non-None type of an annotation such as `int | None`."""
     if isinstance(annotation, types.UnionType):
@@ -121,7 +141,8 @@ def add_config_flags(parser, cls=Config, skip=()):
         if type_ is bool:
             parser.add_argument(*flags, dest=f.name, action="store_true", help=meta.get("help"))
             continue
-        parse = type_ if type_ is str else bounded(type_, meta.get("min"))
+        parse = (PARSERS[meta["parse"]] if "parse" in meta else
+                 type_ if type_ is str else bounded(type_, meta.get("min")))
         parser.add_argument(*flags, dest=f.name, type=parse, choices=meta.get("choices"),
                             default=f.default, help=f"{meta.get('help')} (default: {f.default})")
     return parser

@@ -36,6 +36,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gan_tutorials import parallel
 from gan_tutorials.config import ENGINES
 from gan_tutorials.data import image_set
 from gan_tutorials.models import create_gan, create_models, image_of
@@ -166,7 +167,8 @@ class Step(NamedTuple):
 
     run: Callable
     block: int  # batches per call: 1, or the fused engines' steps_per_call
-    traced: tuple = ()  # the tf.functions it traces (a test counts their retracing)
+    traced: tuple = ()  # the functions it compiles (a test counts their retracing)
+    inputs: Callable | None = None  # JAX fused: batches -> its compiled call's arguments
 
     def __call__(self, batches):
         return self.run(batches)
@@ -311,16 +313,23 @@ def jax_fused_step(models, config):
         return state, keras.ops.stack(losses)  # (k, 2)
     fused = jax.jit(fused, donate_argnums=0)
 
-    def step(batches):
+    def inputs(batches):
+        """What one compiled call takes for these batches: (state, batches, draws)."""
         batches = tuple(to_backend(b) for b in batches)
         draws = [draw(config, split_batch(b)[0].shape[0], models.rng) for b in batches]  # 1.
-        state = tuple([v.value for v in group] for group in variables)
-        state, losses = fused(state, batches, draws)
+        # Under a DataParallel distribution (--devices N) every input is split along
+        # its batch axis; the weights are replicated, so XLA partitions the program.
+        place = lambda x: parallel.shard_batch(x, keras.distribution.distribution())
+        batches, draws = jax.tree_util.tree_map(place, (batches, draws))
+        return tuple([v.value for v in group] for group in variables), batches, draws
+
+    def step(batches):
+        state, losses = fused(*inputs(batches))
         for group, values in zip(variables, state):
             for variable, value in zip(group, values):
                 variable.assign(value)
         return np.asarray(losses, np.float64)
-    return Step(step, config.steps_per_call, (fused,))
+    return Step(step, config.steps_per_call, (fused,), inputs)
 
 
 def make_step(config, models):

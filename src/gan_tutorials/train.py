@@ -24,7 +24,7 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
-from gan_tutorials import board, data, figures, runs
+from gan_tutorials import board, data, figures, parallel, runs
 from gan_tutorials.config import RUN_PLACE, Config, add_config_flags, config_from_args, upgrade
 from gan_tutorials.data import image_set
 from gan_tutorials.models import draw
@@ -148,7 +148,10 @@ def finish(run_dir, models, history, kind):
 
 
 def start_run(config, arrays, argv):
-    """Check folder and data before creating the folder; return (run_dir, images, labels)."""
+    """Check folder, data and devices before creating the folder.
+
+    Returns (run_dir, images, labels, the number of devices to train on).
+    """
     try:
         images_of = image_set(config.dataset)  # a known, labelled grey-image dataset
     except data.DataError as err:
@@ -161,8 +164,12 @@ def start_run(config, arrays, argv):
     if config.batch_size > len(images):
         raise RunError(f"--batch-size {config.batch_size} is larger than the "
                        f"{len(images)} training images")
+    try:
+        devices = parallel.device_count(config.devices, config.batch_size)
+    except parallel.DeviceError as err:
+        raise RunError(str(err)) from err
     runs.prepare_run_dir(run_dir, config, argv or [])
-    return run_dir, images, labels
+    return run_dir, images, labels, devices
 
 
 def train(config=Config(), arrays=None, argv=None, on_epoch=None):
@@ -172,7 +179,14 @@ def train(config=Config(), arrays=None, argv=None, on_epoch=None):
     e.g. a tiny subset in tests. `on_epoch(epoch, generator, row)` may add
     columns to each history row (--eval-every uses it for the judge's scores).
     """
-    run_dir, images, labels = start_run(config, arrays, argv)
+    run_dir, images, labels, devices = start_run(config, arrays, argv)
+    with parallel.scope(parallel.data_parallel(devices)):  # --devices N: see `parallel`
+        return train_epochs(config, run_dir, (images, labels), on_epoch)
+
+
+def train_epochs(config, run_dir, arrays, on_epoch):
+    """The models, then every epoch of the run in run_dir (started or resumed): the history."""
+    images, labels = arrays
     models = build_models(config)
     groups = models.checkpoint_groups()
     start = runs.restore(run_dir, groups, keras.backend.backend()) if config.resume else 0
