@@ -21,6 +21,7 @@ The modules follow the tutorial's story:
               of one job per part (fit, steering, report, files, cli)
     study     beyond the tutorial: one setting across seeds, the claims per seed
     bench     beyond the tutorial: speed of each engine against the machine
+    parallel  beyond the tutorial: step 2 data-parallel on several devices (JAX)
 """
 
 __version__ = "0.1.0"
