@@ -93,10 +93,9 @@ def train_seed(config, arrays=None):
     done = trained_epochs(run_dir)
     if done > config.epochs:
         raise RunError(f"{run_dir} already has {done} epochs, more than --epochs {config.epochs}")
-    if done == config.epochs and (run_dir / "generator.keras").exists():
-        return "kept"
     resume = (run_dir / "checkpoint.npz").exists()
-    if done == config.epochs and not resume:  # results without a generator: the committed copy
+    # Trained: its models were written, or only its results are kept (a committed copy).
+    if done == config.epochs and ((run_dir / "generator.keras").exists() or not resume):
         return "kept"
     keras.backend.clear_session()  # one graph per seed, not all of them in one process
     run = dataclasses.replace(config, resume=resume, overwrite=not resume)
