@@ -22,15 +22,17 @@ TESTS = Path(__file__).parent
 # The tutorial engine differs from train_on_batch only in predict(), and the
 # cross-engine resume is covered by the two below it: left out to save a minute.
 ON_JAX = [
-    "test_steps.py::test_each_half_step_moves_only_its_model[gan-train_on_batch]",
-    "test_steps.py::test_each_half_step_moves_only_its_model[cgan-train_on_batch]",
+    "test_steps.py::test_each_half_step_moves_only_its_model[gan-train_on_batch-dense]",
+    "test_steps.py::test_each_half_step_moves_only_its_model[cgan-train_on_batch-dense]",
+    "test_steps.py::test_each_half_step_moves_only_its_model[cgan-train_on_batch-conv]",
     "test_steps.py::test_engines_agree_from_the_same_seed",
     "test_train.py::test_smoke_run_writes_every_file",
-    "test_train.py::test_resume_is_exact[fused]",
+    "test_train.py::test_resume_is_exact[fused-dense]",
+    "test_train.py::test_resume_is_exact[fused-conv]",
     "test_control.py::test_steer_hits_targets_holds_the_rest_and_stays_in_the_shell",
     "test_bench.py::test_bench_runs_on_a_few_steps",  # times the JAX engines
 ]
-EXPECTED = 2 + 2 + 2 + 1 + 1 + 1  # test cases above, parametrizations included
+EXPECTED = 3 + 2 + 2 + 2 + 1 + 1  # test cases above, parametrizations included
 
 
 def jax_installed():

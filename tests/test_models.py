@@ -74,3 +74,30 @@ def test_load_generator_reads_a_run_folder_or_file(tmp_path):
         models.load_generator(tmp_path / "junk.keras")
     with pytest.raises(models.GeneratorError, match="does not exist"):
         models.load_generator(tmp_path / "missing")
+
+
+def test_the_conv_pair_mirrors_the_dense_one():
+    """--arch conv: the same inputs and outputs, and the conditional twins differ from the
+    unconditional ones only by the label: in G's first layer, and in D's late layers."""
+    g, d = models.create_models("gan", arch="conv")
+    cg, cd = models.create_models("cgan", arch="conv")
+    assert [m.name for m in (g, d, cg, cd)] == [
+        "conv_generator", "conv_discriminator", "conditional_conv_generator",
+        "conditional_conv_discriminator"]
+    noise = np.random.normal(size=(3, 100)).astype("float32")
+    labels = np.eye(10, dtype="float32")[[1, 4, 8]]
+    image = g(noise)
+    assert image.shape == (3, 28, 28, 1) and np.all(np.abs(np.asarray(image)) <= 1.0)
+    assert d(image).shape == (3, 1)
+    c_image, c_label = cg([noise, labels])
+    assert c_image.shape == (3, 28, 28, 1)
+    np.testing.assert_array_equal(c_label, labels)
+    assert cd([c_image, c_label]).shape == (3, 1)
+    # the label's own weights: 10 inputs more to G's projection (7 * 7 * 64 units) ...
+    assert cg.count_params() - g.count_params() == 10 * 7 * 7 * 64
+    # ... and in D, (3136 features + 10) x 128 + 128 + 129 in place of 3136 + 1
+    assert cd.count_params() - d.count_params() == (3136 + 10) * 128 + 128 + 129 - (3136 + 1)
+    assert [type(layer).__name__ for layer in g.layers[1:]] == [
+        type(layer).__name__ for layer in cg.layers[3:]]  # after the label joins, one stack
+    with pytest.raises(ValueError, match="unknown model kind 'gan' or arch 'resnet'"):
+        models.create_models("gan", arch="resnet")

@@ -50,11 +50,13 @@ def test_an_engine_off_the_list_is_refused():
         make_step(config, models)
 
 
-@pytest.mark.parametrize("engine", ["tutorial", "train_on_batch"])
-@pytest.mark.parametrize("kind", ["gan", "cgan"])
-def test_each_half_step_moves_only_its_model(kind, engine):
+@pytest.mark.parametrize("kind, engine, arch", [
+    ("gan", "tutorial", "dense"), ("cgan", "tutorial", "dense"),
+    ("gan", "train_on_batch", "dense"), ("cgan", "train_on_batch", "dense"),
+    ("gan", "train_on_batch", "conv"), ("cgan", "train_on_batch", "conv")])
+def test_each_half_step_moves_only_its_model(kind, engine, arch):
     """Watch the engine's own train_on_batch calls: D's moves only D, the GAN's only G."""
-    config, models = setup(kind, engine=engine)
+    config, models = setup(kind, engine=engine, arch=arch)
     g, d = models.generator, models.discriminator
     seen = []
 

@@ -133,11 +133,13 @@ def test_config_flag_starts_from_a_saved_run(tmp_path, capsys):
     assert exit_info.value.code == 2 and "invalid choice" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("engine", ["train_on_batch", "fused"])
-def test_resume_is_exact(engine, tiny_arrays, tmp_path):
+@pytest.mark.parametrize("engine, arch", [("train_on_batch", "dense"), ("fused", "dense"),
+                                          ("fused", "conv")])
+def test_resume_is_exact(engine, arch, tiny_arrays, tmp_path):
     """Stopped after any epoch and resumed, a run has the history of one never stopped."""
     # 3 steps per epoch in one fused call; stopped after epoch 1, resumed to 3.
-    settings = dict(TINY, kind="cgan", quiet=True, engine=engine, steps_per_call=3, epochs=3)
+    settings = dict(TINY, kind="cgan", quiet=True, engine=engine, steps_per_call=3, epochs=3,
+                    arch=arch)
     whole = train(Config(out=str(tmp_path / "whole"), **settings), arrays=tiny_arrays)
     out = str(tmp_path / "parts")
     train(Config(out=out, **dict(settings, epochs=1)), arrays=tiny_arrays)

@@ -14,6 +14,7 @@ import typing
 from dataclasses import dataclass, field
 
 KINDS = ("gan", "cgan")
+ARCHS = ("dense", "conv")
 # The one list of engines (see `steps`); bench times them in this order.
 ENGINES = ("tutorial", "train_on_batch", "fused")
 LABEL_SAMPLINGS = ("uniform", "notebook")
@@ -26,6 +27,8 @@ class Config:
     # "kind", not "model": elsewhere a model is a Keras model. --model stays as an alias.
     kind: str = field(default="gan", metadata={"choices": KINDS, "aliases": ("--model",),
         "help": "gan: the dense GAN (step 1); cgan: the one-hot conditional GAN (step 3)"})
+    arch: str = field(default="dense", metadata={"choices": ARCHS,
+        "help": "dense: the tutorial's networks; conv: a DCGAN-style pair, the next lesson"})
     dataset: str = field(default="mnist", metadata={
         "help": "tfds name of a labelled grey-image dataset: mnist (the tutorial's), "
                 "fashion_mnist (its stated next step), kmnist, ..."})

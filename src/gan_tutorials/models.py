@@ -1,11 +1,12 @@
-"""Tutorial steps 1 and 3: the dense GAN and its one-hot conditional twin.
+"""Tutorial steps 1 and 3: the dense GAN and its one-hot conditional twin (and a conv pair).
 
 Every factory is pure: it builds a fresh, named, uncompiled Keras functional
 model. The conditional factories mirror the unconditional ones line for line;
 the only differences are the label input, the Concatenate, and (in the
 conditional discriminator) the extra 128-unit layer after the label joins.
 Image shape and class count come from the dataset (`data.MNIST`), the noise
-length from the config. `load_generator` reads a trained generator back and
+length from the config. `--arch conv` takes the convolutional pair below the
+dense one, built and mirrored the same way. `load_generator` reads a trained generator back and
 checks that it is one.
 """
 
@@ -19,6 +20,7 @@ from gan_tutorials.config import Config
 from gan_tutorials.data import MNIST
 
 NOISE_DIM = Config.noise_dim  # the tutorial's 100: one default, the config's
+CONV_WIDTH = 32  # channels of the conv pair's 14x14 layer (twice that at 7x7)
 
 
 def create_generator(noise_dim=NOISE_DIM, images=MNIST):
@@ -72,6 +74,72 @@ def create_conditional_discriminator(images=MNIST):
     return keras.Model([image, label], x, name="conditional_discriminator")
 
 
+# --- the next lesson: a convolutional pair (--arch conv) ----------------------------
+#
+# DCGAN-style: G projects the noise to 7x7 feature maps and doubles their size
+# twice with strided transposed convolutions; D halves the image twice with
+# strided convolutions. No BatchNormalization: in Keras 3 a frozen BN runs in
+# inference mode, so a BN in D would act differently in D's step and in G's
+# step through the frozen D; and G's would need its moving statistics carried
+# through the fused JAX engine's stateless calls. The conditional twins take
+# the label as the dense ones do: joined to the noise in G, and in D after the
+# convolutions (where the dense cgan's D also joins it late), which keeps D's
+# costly 28x28 and 14x14 layers as cheap as the unconditional D's.
+
+def create_conv_generator(noise_dim=NOISE_DIM, images=MNIST, width=CONV_WIDTH):
+    """Conv generator: noise -> 7x7x(2 width) -> 14x14x width -> 28x28x1 tanh image."""
+    noise = keras.Input((noise_dim,), name="noise")  # (n, 100)
+    x = noise
+    rows, cols, channels = images.image_shape
+    x = layers.Dense(rows // 4 * cols // 4 * 2 * width, activation="relu")(x)
+    x = layers.Reshape((rows // 4, cols // 4, 2 * width))(x)  # (n, 7, 7, 64)
+    x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", activation="relu")(x)
+    image = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="tanh",
+                                   name="image")(x)  # (n, 28, 28, 1)
+    return keras.Model(noise, image, name="conv_generator")
+
+
+def create_conditional_conv_generator(noise_dim=NOISE_DIM, images=MNIST, width=CONV_WIDTH):
+    """Conditional conv generator: [noise, one-hot] -> same stack -> [image, label]."""
+    noise = keras.Input((noise_dim,), name="noise")  # (n, 100)
+    label = keras.Input((images.num_classes,), name="label")  # (n, 10)
+    x = layers.Concatenate()([noise, label])  # (n, 110)
+    rows, cols, channels = images.image_shape
+    x = layers.Dense(rows // 4 * cols // 4 * 2 * width, activation="relu")(x)
+    x = layers.Reshape((rows // 4, cols // 4, 2 * width))(x)  # (n, 7, 7, 64)
+    x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", activation="relu")(x)
+    image = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", activation="tanh",
+                                   name="image")(x)  # (n, 28, 28, 1)
+    return keras.Model([noise, label], [image, label], name="conditional_conv_generator")
+
+
+def create_conv_discriminator(images=MNIST, width=CONV_WIDTH):
+    """Conv discriminator: image -> 14x14x width -> 7x7x(2 width), leaky ReLU -> P(real)."""
+    image = keras.Input(images.image_shape, name="image")  # (n, 28, 28, 1)
+    x = layers.Conv2D(width, 4, strides=2, padding="same")(image)
+    x = layers.LeakyReLU(0.2)(x)  # (n, 14, 14, 32)
+    x = layers.Conv2D(2 * width, 4, strides=2, padding="same")(x)
+    x = layers.LeakyReLU(0.2)(x)  # (n, 7, 7, 64)
+    x = layers.Flatten()(x)
+    x = layers.Dense(1, activation="sigmoid")(x)  # (n, 1)
+    return keras.Model(image, x, name="conv_discriminator")
+
+
+def create_conditional_conv_discriminator(images=MNIST, width=CONV_WIDTH):
+    """Conditional conv discriminator: [image, one-hot] -> ... -> 128 ReLU -> P(real)."""
+    image = keras.Input(images.image_shape, name="image")  # (n, 28, 28, 1)
+    label = keras.Input((images.num_classes,), name="label")  # (n, 10)
+    x = layers.Conv2D(width, 4, strides=2, padding="same")(image)
+    x = layers.LeakyReLU(0.2)(x)  # (n, 14, 14, 32)
+    x = layers.Conv2D(2 * width, 4, strides=2, padding="same")(x)
+    x = layers.LeakyReLU(0.2)(x)  # (n, 7, 7, 64)
+    x = layers.Flatten()(x)
+    x = layers.Concatenate()([x, label])  # the label joins late
+    x = layers.Dense(128, activation="relu")(x)
+    x = layers.Dense(1, activation="sigmoid")(x)  # (n, 1)
+    return keras.Model([image, label], x, name="conditional_conv_discriminator")
+
+
 def create_gan(discriminator, generator):
     """Join G and D through the functional API: noise (and label) -> P(real)."""
     inputs = generator.input  # noise, or [noise, label]
@@ -108,14 +176,21 @@ def is_conditional(model):
     return len(model.inputs) == 2
 
 
-def create_models(kind, noise_dim=NOISE_DIM, images=MNIST):
-    """Return (generator, discriminator) for kind "gan" or "cgan" on the dataset `images`."""
-    if kind == "gan":
-        return create_generator(noise_dim, images), create_discriminator(images)
-    if kind == "cgan":
-        return (create_conditional_generator(noise_dim, images),
-                create_conditional_discriminator(images))
-    raise ValueError(f"unknown model kind {kind!r}: expected 'gan' or 'cgan'")
+FACTORIES = {  # (arch, kind) -> (generator factory, discriminator factory)
+    ("dense", "gan"): (create_generator, create_discriminator),
+    ("dense", "cgan"): (create_conditional_generator, create_conditional_discriminator),
+    ("conv", "gan"): (create_conv_generator, create_conv_discriminator),
+    ("conv", "cgan"): (create_conditional_conv_generator, create_conditional_conv_discriminator),
+}
+
+
+def create_models(kind, noise_dim=NOISE_DIM, images=MNIST, arch="dense"):
+    """Return (generator, discriminator) for kind "gan" or "cgan" of arch "dense" or "conv"."""
+    if (arch, kind) not in FACTORIES:
+        raise ValueError(f"unknown model kind {kind!r} or arch {arch!r}: expected 'gan' or "
+                         "'cgan', and 'dense' or 'conv'")
+    make_generator, make_discriminator = FACTORIES[arch, kind]
+    return make_generator(noise_dim, images), make_discriminator(images)
 
 
 # --- reading a trained generator back -------------------------------------------

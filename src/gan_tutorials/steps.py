@@ -71,7 +71,7 @@ def build_models(config):
     """
     keras.utils.set_random_seed(config.seed)  # the tutorial's seed: initial weights
     generator, discriminator = create_models(config.kind, config.noise_dim,
-                                             image_set(config.dataset))
+                                             image_set(config.dataset), config.arch)
     jit = config.engine != "tutorial"
     adam = lambda: keras.optimizers.Adam(learning_rate=config.learning_rate, beta_1=config.beta_1)
     discriminator.compile(optimizer=adam(), loss="binary_crossentropy", jit_compile=jit)
