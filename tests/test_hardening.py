@@ -253,3 +253,19 @@ def test_every_cli_opens_without_tensorflow_log_lines(cli):
     assert result.stdout.startswith("usage: python -m gan_tutorials.")
     for marker in ("I0000", "E0000", "W0000", "absl::InitializeLog", "cuda"):
         assert marker not in result.stderr, result.stderr[:1500]
+
+
+def test_a_stop_signal_lost_in_a_finalizer_still_stops_the_loop(tiny_arrays, tmp_path):
+    """An exception raised inside __del__ is ignored by Python; the loop stops all the same."""
+    class Collected:
+        def __del__(self):
+            train_module._raise_interrupt(signal.SIGTERM, None)  # as if the signal landed here
+
+    try:
+        Collected()  # collected at once: its KeyboardInterrupt is printed and swallowed
+        with pytest.raises(KeyboardInterrupt):
+            train(Config(epochs=1, steps_per_epoch=2, batch_size=16, quiet=True,
+                         out=str(tmp_path / "run")), arrays=tiny_arrays)
+    finally:
+        train_module.STOP_ASKED.clear()
+    assert not (tmp_path / "run" / "checkpoint.npz").exists()  # stopped before its first step

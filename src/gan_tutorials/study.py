@@ -249,6 +249,7 @@ def run_study(config, seeds, out, *, arrays=None, per_class=1000, samples=2000):
     """
     records = []
     for seed in seeds:
+        train.stop_if_asked()  # a stop signal whose exception a finalizer swallowed
         one = dataclasses.replace(config, seed=seed, out=str(seed_dir(out, seed)))
         status = train_seed(one, arrays)
         print(f"seed {seed}: {status}", flush=True)

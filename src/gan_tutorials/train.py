@@ -92,6 +92,7 @@ def run_epoch(step, batches, epoch, config, *, steps):
     start = time.perf_counter()
     while done < steps:
         k = min(step.block, steps - done)  # the fused engine takes batches k at a time
+        stop_if_asked()
         block = step([next(batches) for _ in range(k)])  # (k, 2): d_loss, g_loss
         bad = ~np.isfinite(block).all(axis=1)
         if bad.any():
@@ -256,17 +257,33 @@ def parse_config(argv):
     return parser, config_from_args(args)
 
 
+STOP_ASKED = []  # a signal's number once SIGINT or SIGTERM arrived (see stop_on_signals)
+
+
 def _raise_interrupt(signum, frame):
-    """Turn SIGINT and SIGTERM into KeyboardInterrupt."""
+    """Turn SIGINT and SIGTERM into KeyboardInterrupt, and remember that one came."""
+    STOP_ASKED.append(signum)
     raise KeyboardInterrupt
+
+
+def stop_if_asked():
+    """Raise KeyboardInterrupt here if a stop signal came but its exception was lost.
+
+    Python ignores an exception raised in a finalizer: a signal that lands
+    while, say, a progress bar is collected raises there and is swallowed.
+    The loops call this at each block of steps, so such a stop still happens.
+    """
+    if STOP_ASKED:
+        raise KeyboardInterrupt
 
 
 def stop_on_signals():
     """Make SIGINT and SIGTERM stop a CLI the same clean way (KeyboardInterrupt).
 
     SIGINT is set explicitly because a job started in the background
-    (nohup ... &) inherits it as ignored.
+    (nohup ... &) inherits it as ignored. A stop asked before starts afresh.
     """
+    STOP_ASKED.clear()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _raise_interrupt)
 
