@@ -21,6 +21,26 @@ def test_flops_are_counted_from_layer_shapes():
     assert 3.5e9 < bench.flops_of(bench.step_matmuls("cgan")) < 5e9  # "about 5 GFLOP"
 
 
+def test_conv_layers_count_as_matmuls_at_every_position():
+    """A conv is one matmul of batch x positions rows; a transposed conv scatters its inputs."""
+    from gan_tutorials.models import CONV_WIDTH, create_models
+    generator, discriminator = create_models("cgan", arch="conv")
+    w = CONV_WIDTH  # channels at 14x14, twice that at 7x7
+    assert bench.layer_shapes(generator) == [
+        (1, 110, 7 * 7 * 2 * w),  # dense projection of noise + label
+        (7 * 7, 2 * w, 4 * 4 * w),  # 7x7 inputs, each into a 4x4 patch of w channels
+        (14 * 14, w, 4 * 4 * 1)]  # 14x14 inputs into 4x4 patches of the image
+    assert bench.layer_shapes(discriminator) == [
+        (14 * 14, 4 * 4 * 1, w),  # one output per 14x14 position, a 4x4x1 patch in
+        (7 * 7, 4 * 4 * w, 2 * w),
+        (1, 7 * 7 * 2 * w + 10, 128),  # the label joins after the convolutions
+        (1, 128, 1)]
+    # Forward FLOPs, the textbook count: a stride-2 transposed conv gives each of its
+    # outputs a quarter of the kernel's taps, 2 x outputs x (area / 4) x c_in x c_out.
+    forward = bench.flops_of(bench.step_matmuls("cgan", arch="conv")[:3])  # the fakes, B = 128
+    assert forward == 2 * 128 * (110 * 7 * 7 * 2 * w + 14 * 14 * 4 * 2 * w * w + 28 * 28 * 4 * w * 1)
+
+
 def test_bench_runs_on_a_few_steps(tmp_path, capsys):
     out = tmp_path / "bench.json"
     # --warmup 0 once divided by zero; the first timed repeat now includes compiling.

@@ -98,6 +98,9 @@ def test_constant_generator_is_mode_collapse(tiny_judge, reference, real_mnist):
     assert metrics["classes_covered"] == 1 and metrics["class_shares"][1] == 1.0
     assert metrics["entropy"] == pytest.approx(0.0, abs=1e-9)
     assert metrics["frechet_distance"] > 10 * reference["floor"]  # far from MNIST
+    # Stray ink, beside real test digits' (MNIST: about 0.01 specks per image).
+    assert metrics["real_specks_per_image"] < 0.05 and metrics["real_stray_ink"] < 0.02
+    assert metrics["specks_per_image"] in (0.0, 1.0)  # one digit, a thousand times
 
 
 def test_cached_judge_is_verified_and_rebuilt(tiny_judge, tmp_path, real_mnist):
@@ -209,3 +212,22 @@ def test_cli_writes_metrics_and_figures(real_judge, tiny_arrays, tmp_path, capsy
     train(Config(**tiny, overwrite=True), arrays=tiny_arrays)
     assert not {"metrics.json", "eval", "explore"} & {p.name for p in out.iterdir()}
     assert {"metrics.json", "eval", "explore"} <= set(fresh)
+
+
+def test_stray_ink_counts_ink_apart_from_the_largest_blob():
+    images = -np.ones((3, 28, 28, 1), np.float32)  # blank, in [-1, 1]
+    images[0, 5:15, 10, 0] = 1  # a stroke of 10 pixels
+    images[0, 20, 20, 0] = 1  # a one-pixel speck
+    images[0, 2, 2:4, 0] = 0.2  # a two-pixel speck (0.6 on [0, 1]: ink)
+    images[0, 25, 25, 0] = -0.1  # 0.45 on [0, 1]: not ink
+    images[1, 5:15, 10, 0] = 1
+    images[1, 15, 11, 0] = 1  # diagonal neighbour: the same 8-connected blob
+    images[1, 0, 0:3, 0] = 1  # three pixels: stray, but not a speck
+    # image 2 is blank: no ink, nothing stray
+    ink = evaluate.stray_ink(images)
+    assert ink["specks_per_image"] == pytest.approx(2 / 3)
+    assert ink["stray_ink"] == pytest.approx((3 / 13 + 3 / 14 + 0) / 3)
+    # Blobs never join across images: the same stroke in two images is two blobs.
+    pair = -np.ones((2, 28, 28, 1), np.float32)
+    pair[:, 10, 10:20, 0] = 1
+    assert evaluate.stray_ink(pair) == {"stray_ink": 0.0, "specks_per_image": 0.0}

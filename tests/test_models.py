@@ -93,10 +93,14 @@ def test_the_conv_pair_mirrors_the_dense_one():
     assert c_image.shape == (3, 28, 28, 1)
     np.testing.assert_array_equal(c_label, labels)
     assert cd([c_image, c_label]).shape == (3, 1)
-    # the label's own weights: 10 inputs more to G's projection (7 * 7 * 64 units) ...
-    assert cg.count_params() - g.count_params() == 10 * 7 * 7 * 64
-    # ... and in D, (3136 features + 10) x 128 + 128 + 129 in place of 3136 + 1
-    assert cd.count_params() - d.count_params() == (3136 + 10) * 128 + 128 + 129 - (3136 + 1)
+    # the label's own weights: 10 inputs more to G's projection (7 x 7 x 2 width units) ...
+    width = models.CONV_WIDTH
+    assert cg.count_params() - g.count_params() == 10 * 7 * 7 * 2 * width
+    # ... and 10 inputs more to D's 128-unit layer, the one D layer after the label joins
+    assert cd.count_params() - d.count_params() == 10 * 128
+    assert [type(layer).__name__ for layer in d.layers[1:]] == [
+        type(layer).__name__ for layer in cd.layers[1:] if type(layer).__name__ not in
+        ("InputLayer", "Concatenate")]  # the same stack, the label joined before its Dense
     assert [type(layer).__name__ for layer in g.layers[1:]] == [
         type(layer).__name__ for layer in cg.layers[3:]]  # after the label joins, one stack
     with pytest.raises(ValueError, match="unknown model kind 'gan' or arch 'resnet'"):

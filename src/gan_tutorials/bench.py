@@ -1,6 +1,7 @@
 """Beyond the tutorial: how fast is one training step, against this machine's limit?
 
-    python -m gan_tutorials.bench [--kind gan|cgan|both] [--steps N] [--repeats R]
+    python -m gan_tutorials.bench [--kind gan|cgan|both] [--arch dense|conv ...]
+                                  [--steps N] [--repeats R]
                                   [--steps-per-call K] [--json FILE]
 
 Times, in one process, on in-memory random batches and the exact tutorial
@@ -38,19 +39,38 @@ import numpy as np
 import tensorflow as tf
 
 from gan_tutorials import parallel
-from gan_tutorials.config import ENGINES, Config, bounded, devices_flag
+from gan_tutorials.config import ARCHS, ENGINES, Config, bounded, devices_flag
 from gan_tutorials.data import MNIST, DataError, image_set
 from gan_tutorials.models import create_models
 from gan_tutorials.steps import build_models, make_step
 
 
-def dense_shapes(model):
-    """(fan_in, fan_out) of every Dense layer, input to output."""
-    return [tuple(layer.kernel.shape) for layer in model.layers
-            if isinstance(layer, keras.layers.Dense)]
+def layer_shapes(model):
+    """(positions, fan_in, fan_out) of every weighted layer, input to output.
+
+    A Dense layer is one product per example (positions 1). A convolution is
+    the same product at every output position (im2col: fan_in = kernel area x
+    input channels); a transposed convolution scatters every input position
+    into a kernel's area of outputs (fan_out = kernel area x output channels).
+    Either way it is one matmul of (batch x positions) rows.
+    """
+    shapes = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Dense):
+            shapes.append((1, *layer.kernel.shape))
+        elif isinstance(layer, keras.layers.Conv2DTranspose):  # before Conv2D: a subclass
+            kh, kw, cout, cin = layer.kernel.shape
+            rows, cols = layer.input.shape[1:3]
+            shapes.append((rows * cols, cin, kh * kw * cout))
+        elif isinstance(layer, keras.layers.Conv2D):
+            kh, kw, cin, cout = layer.kernel.shape
+            rows, cols = layer.output.shape[1:3]
+            shapes.append((rows * cols, kh * kw * cin, cout))
+    return shapes
 
 
-def step_matmuls(kind, batch_size=Config.batch_size, noise_dim=Config.noise_dim, images=MNIST):
+def step_matmuls(kind, batch_size=Config.batch_size, noise_dim=Config.noise_dim, images=MNIST,
+                 *, arch="dense"):
     """Every matmul of one tutorial step as (m, k, n) triples: C(m,n) = A(m,k) B(k,n).
 
     Sampling: G forward on B. D step: D forward, weight and input gradients on
@@ -58,11 +78,11 @@ def step_matmuls(kind, batch_size=Config.batch_size, noise_dim=Config.noise_dim,
     G then D forward on B, input gradients through every D layer, weight
     gradients of G only, input gradients through G but its first layer.
     """
-    generator, discriminator = create_models(kind, noise_dim, images)
-    g, d = dense_shapes(generator), dense_shapes(discriminator)
-    fwd = lambda n, shapes: [(n, i, o) for i, o in shapes]
-    d_w = lambda n, shapes: [(i, n, o) for i, o in shapes]
-    d_x = lambda n, shapes: [(n, o, i) for i, o in shapes]
+    generator, discriminator = create_models(kind, noise_dim, images, arch)
+    g, d = layer_shapes(generator), layer_shapes(discriminator)
+    fwd = lambda n, shapes: [(n * p, i, o) for p, i, o in shapes]
+    d_w = lambda n, shapes: [(i, n * p, o) for p, i, o in shapes]
+    d_x = lambda n, shapes: [(n * p, o, i) for p, i, o in shapes]
     b, b2 = batch_size, 2 * batch_size
     return (fwd(b, g)  # the fakes for D's step
             + fwd(b2, d) + d_w(b2, d) + d_x(b2, d[1:])  # D step
@@ -104,11 +124,13 @@ def random_batches(kind, *, batch_size=Config.batch_size, count=8, seed=0, image
     return batches
 
 
-def make_engines(kind, engines=ENGINES, steps_per_call=Config.steps_per_call, dataset="mnist"):
+def make_engines(kind, engines=ENGINES, steps_per_call=Config.steps_per_call, dataset="mnist",
+                 *, arch="dense"):
     """One freshly built, compiled model set and step function per engine."""
     steps = {}
     for engine in engines:
-        config = Config(kind=kind, engine=engine, steps_per_call=steps_per_call, dataset=dataset)
+        config = Config(kind=kind, engine=engine, steps_per_call=steps_per_call, dataset=dataset,
+                        arch=arch)
         steps[engine] = make_step(config, build_models(config))
     return steps
 
@@ -123,11 +145,11 @@ def time_steps(step, batches, n):
 
 
 def bench_model(kind, *, steps=60, repeats=5, warmup=5, steps_per_call=Config.steps_per_call,
-                dataset="mnist", devices=1):
+                dataset="mnist", devices=1, arch="dense"):
     """Median ms/step per engine on `devices` devices, ratios, FLOPs, the measured matmul rate."""
     batches = random_batches(kind, images_of=image_set(dataset))  # random: only shapes matter
     with parallel.scope(parallel.data_parallel(devices)):  # the models, replicated per device
-        engines = make_engines(kind, steps_per_call=steps_per_call, dataset=dataset)
+        engines = make_engines(kind, steps_per_call=steps_per_call, dataset=dataset, arch=arch)
         for step in engines.values():
             if warmup:
                 time_steps(step, batches, warmup)  # tracing, XLA compilation, allocator warm-up
@@ -135,11 +157,11 @@ def bench_model(kind, *, steps=60, repeats=5, warmup=5, steps_per_call=Config.st
         for _ in range(repeats):
             for name, step in engines.items():  # interleaved
                 samples[name].append(time_steps(step, batches, steps))
-    matmuls = step_matmuls(kind, images=image_set(dataset))
+    matmuls = step_matmuls(kind, images=image_set(dataset), arch=arch)
     rate = matmul_rate(matmuls)
     flops = flops_of(matmuls)
     ms = {name: statistics.median(v) for name, v in samples.items()}
-    return {"model": kind, "devices": devices, "steps": steps, "repeats": repeats,
+    return {"model": kind, "arch": arch, "devices": devices, "steps": steps, "repeats": repeats,
             "steps_per_call": steps_per_call,
             "gflop_per_step": flops / 1e9, "matmul_gflops": rate, "ms_per_step": ms,
             "samples_ms": samples,
@@ -182,18 +204,19 @@ def cpu_peak(cpuinfo="/proc/cpuinfo"):
 
 def format_table(results):
     """A plain-text table of bench results, one row per model and engine."""
-    lines = ["| backend | devices | model | engine | ms/step | speed-up vs tutorial | GFLOP/s "
+    lines = ["| backend | devices | arch | model | engine | ms/step | speed-up vs tutorial | GFLOP/s "
              "| share of matmul rate | share of peak |",
-             "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+             "| --- | ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     for r in results:
         peak = (r["cpu"] or {}).get("peak_gflops", float("nan"))
         for name in ENGINES:
             gflops = r["gflop_per_step"] / (r["ms_per_step"][name] / 1000)
-            lines.append(f"| {r['backend']} ({r['device']}) | {r['devices']} | {r['model']} | {name} | "
+            lines.append(f"| {r['backend']} ({r['device']}) | {r['devices']} | {r['arch']} | "
+                         f"{r['model']} | {name} | "
                          f"{r['ms_per_step'][name]:.1f} | "
                          f"{r['speedup'][name]:.2f}x | {gflops:.0f} | "
                          f"{100 * r['share_of_matmul_rate'][name]:.0f}% | {100 * gflops / peak:.0f}% |")
-    notes = [f"{r['model']}: {r['gflop_per_step']:.2f} GFLOP/step, matmul rate at these shapes "
+    notes = [f"{r['arch']} {r['model']}: {r['gflop_per_step']:.2f} GFLOP/step, matmul rate at these shapes "
              f"{r['matmul_gflops']:.0f} GFLOP/s, fused engine {r['steps_per_call']} steps per call"
              for r in results]
     cpu = results[0]["cpu"] if results else None
@@ -210,6 +233,10 @@ def build_parser():
     parser.add_argument("--kind", "--model", dest="kind", choices=("gan", "cgan", "both"),
                         default="both", help="which tutorial GAN to time, as train's --kind "
                         "(--model is an alias; default: both)")
+    parser.add_argument("--arch", nargs="+", choices=ARCHS, default=["dense"],
+                        help="architectures to time, as train's --arch; several share one "
+                             "run, so their ratio is measured under the same load "
+                             "(default: dense)")
     parser.add_argument("--steps", type=bounded(int, 1), default=60,
                         help="steps per timed repeat")
     parser.add_argument("--repeats", type=bounded(int, 1), default=5,
@@ -241,8 +268,9 @@ def main(argv=None):
     except parallel.DeviceError as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     results = [bench_model(k, steps=args.steps, repeats=args.repeats, warmup=args.warmup,
-                           steps_per_call=args.steps_per_call, dataset=args.dataset, devices=n)
-               for n in counts for k in kinds]
+                           steps_per_call=args.steps_per_call, dataset=args.dataset, devices=n,
+                           arch=a)
+               for n in counts for a in args.arch for k in kinds]
     print(format_table(results))
     if args.json:
         with open(args.json, "w") as f:

@@ -10,7 +10,9 @@ Here the judge (see `judge`) reads the generated digits:
   * unconditional: each class's share, classes covered, normalized entropy;
   * both: mean confidence and the Frechet distance between the judge's
     penultimate features of generated and of real test images (with the
-    distance between two halves of the test set as the floor).
+    distance between two halves of the test set as the floor), and stray
+    ink: the share of ink outside each image's largest blob and the specks
+    per image, beside the same counts on real test images.
 The dataset (MNIST unless the run used another, e.g. Fashion-MNIST) comes from
 the run folder, and so does its judge; the judge's own per-class accuracy on
 real test images is reported beside the generator's as its ceiling.
@@ -26,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage
 
 from gan_tutorials import data, figures, runs
 from gan_tutorials.config import bounded
@@ -35,6 +38,8 @@ from gan_tutorials.models import (GeneratorError, check_generator, draw, is_cond
                                    load_generator)
 
 COVERED_SHARE = 0.02  # a class counts as drawn when it has >= 2% of the samples
+INK = 0.5  # a pixel is ink when it is at least half-way from background to full intensity
+SPECK = 2  # a blob of at most this many ink pixels is a speck
 GRID_ROWS = 10  # eval/samples.png: this many rows, one column per class
 
 
@@ -53,6 +58,32 @@ def frechet_distance(a, b):
     root_a = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
     cross = np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ s_b @ root_a), 0, None)).sum()
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * cross)
+
+
+def stray_ink(images, ink=INK, speck=SPECK):
+    """How much ink lies apart from the drawing: the salt noise a dense G sprinkles.
+
+    Ink is every pixel at or above `ink` (images in [-1, 1] are read on [0, 1]).
+    Per image, its ink splits into 8-connected blobs; `stray_ink` is the mean
+    share of ink pixels outside each image's largest blob, `specks_per_image`
+    the mean count of blobs of at most `speck` pixels.
+    """
+    binary = (np.asarray(images)[..., 0] + 1) / 2 >= ink  # (n, 28, 28)
+    eight = np.zeros((3, 3, 3), bool)
+    eight[1] = True  # 8-connected within an image, never across images
+    blobs, count = ndimage.label(binary, structure=eight)
+    sizes = np.bincount(blobs.ravel(), minlength=count + 1)[1:]  # pixels of blob 1..count
+    flat = blobs.reshape(len(binary), -1)
+    rows, cols = np.nonzero(flat)
+    owner = np.zeros(count, np.int64)  # the image each blob lies in
+    owner[flat[rows, cols] - 1] = rows
+    n = len(binary)
+    total = np.bincount(owner, sizes, minlength=n)
+    largest = np.zeros(n)
+    np.maximum.at(largest, owner, sizes)
+    share = np.divide(total - largest, total, out=np.zeros(n), where=total > 0)
+    specks = np.bincount(owner, sizes <= speck, minlength=n)
+    return {"stray_ink": float(share.mean()), "specks_per_image": float(specks.mean())}
 
 
 def class_metrics(predicted, labels=None, num_classes=MNIST.num_classes):
@@ -80,6 +111,7 @@ def score_images(judge, images, labels=None, reference_features=None):
     probs, features = judge_outputs(judge, images)
     metrics = class_metrics(probs.argmax(1), labels, probs.shape[1])
     metrics["confidence"] = float(probs.max(1).mean())
+    metrics.update(stray_ink(images))
     if reference_features is not None:
         metrics["frechet_distance"] = frechet_distance(features, reference_features)
     return metrics
@@ -97,7 +129,7 @@ def reference_stats(judge, dataset="mnist", data_dir=None, test_xy=None):
     order = np.random.default_rng(0).permutation(len(features))
     half = len(features) // 2
     floor = frechet_distance(features[order[:half]], features[order[half:]])
-    return {"features": features, "floor": floor}
+    return {"features": features, "floor": floor, "real": stray_ink(images)}
 
 
 # --- a generator's metrics ------------------------------------------------------
@@ -122,7 +154,9 @@ def evaluate_generator(generator, judge=None, per_class=1000, seed=0, *, referen
     metrics = score_images(judge, images, labels, reference["features"])
     metrics.update(kind="cgan" if labels is not None else "gan", dataset=dataset,
                    class_names=list(images_of.class_names), samples=len(images), seed=seed,
-                   frechet_floor=reference["floor"], seconds=round(time.perf_counter() - start, 2))
+                   frechet_floor=reference["floor"],
+                   **{f"real_{key}": value for key, value in reference["real"].items()},
+                   seconds=round(time.perf_counter() - start, 2))
     return metrics
 
 
@@ -190,7 +224,8 @@ def summary(metrics):
             f"entropy {metrics['entropy']:.3f}, {metrics['classes_covered']} classes covered")
     return (f"{metrics['kind']}: {head}, confidence {metrics['confidence']:.3f}, "
             f"Frechet distance {metrics['frechet_distance']:.2f} "
-            f"(floor {metrics['frechet_floor']:.2f}); scored {metrics['samples']} images "
+            f"(floor {metrics['frechet_floor']:.2f}), {metrics['specks_per_image']:.2f} specks "
+            f"per image (real {metrics['real_specks_per_image']:.2f}); scored {metrics['samples']} images "
             f"in {metrics['seconds']:.1f}s")
 
 
