@@ -49,7 +49,8 @@ def test_bench_runs_on_a_few_steps(tmp_path, capsys):
     table = capsys.readouterr().out
     backend = keras.backend.backend()  # test_jax runs this test again on jax
     for engine in ENGINES:
-        assert f"| {backend} (cpu) | 1 | cgan | {engine} |" in table  # backend, device, count
+        assert f"| {backend} (cpu) | 1 | dense | cgan | {engine} |" in table  # backend, device,
+        # count, arch
     result = json.loads(out.read_text())["results"][0]
     samples, ms = result["samples_ms"], result["ms_per_step"]
     assert set(ms) == set(ENGINES) and all(len(v) == 2 for v in samples.values())
@@ -80,3 +81,11 @@ def test_kind_names_the_gan_as_train_does_and_model_stays_an_alias():
     assert parser_args(["--kind", "gan"]).kind == "gan"
     assert parser_args(["--model", "cgan"]).kind == "cgan"
     assert parser_args([]).kind == "both"
+
+
+def test_arch_takes_several_architectures_for_one_run():
+    parser_args = lambda argv: bench.build_parser().parse_args(argv)
+    assert parser_args([]).arch == ["dense"]
+    assert parser_args(["--arch", "dense", "conv"]).arch == ["dense", "conv"]
+    with pytest.raises(SystemExit):
+        parser_args(["--arch", "resnet"])
