@@ -32,8 +32,8 @@ def test_conv_layers_count_as_matmuls_at_every_position():
         (14 * 14, w, 4 * 4 * 1)]  # 14x14 inputs into 4x4 patches of the image
     assert bench.layer_shapes(discriminator) == [
         (14 * 14, 4 * 4 * 1, w),  # one output per 14x14 position, a 4x4x1 patch in
-        (7 * 7, 4 * 4 * w, 2 * w),
-        (1, 7 * 7 * 2 * w + 10, 128),  # the label joins after the convolutions
+        (7 * 7, 4 * 4 * (w + 10), 2 * w),  # the label joins as 10 maps at 14x14
+        (1, 7 * 7 * 2 * w, 128),
         (1, 128, 1)]
     # Forward FLOPs, the textbook count: a stride-2 transposed conv gives each of its
     # outputs a quarter of the kernel's taps, 2 x outputs x (area / 4) x c_in x c_out.

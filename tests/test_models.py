@@ -1,5 +1,6 @@
 """Tutorial steps 1 and 3: the factories build the tutorial's exact models."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -96,11 +97,20 @@ def test_the_conv_pair_mirrors_the_dense_one():
     # the label's own weights: 10 inputs more to G's projection (7 x 7 x 2 width units) ...
     width = models.CONV_WIDTH
     assert cg.count_params() - g.count_params() == 10 * 7 * 7 * 2 * width
-    # ... and 10 inputs more to D's 128-unit layer, the one D layer after the label joins
-    assert cd.count_params() - d.count_params() == 10 * 128
+    # ... and 10 input channels more to D's second convolution (4 x 4 kernels, 2 width out),
+    # where the label joins as constant 14x14 maps
+    assert cd.count_params() - d.count_params() == 4 * 4 * 10 * 2 * width
+    label_path = ("InputLayer", "Reshape", "UpSampling2D", "Concatenate")
     assert [type(layer).__name__ for layer in d.layers[1:]] == [
-        type(layer).__name__ for layer in cd.layers[1:] if type(layer).__name__ not in
-        ("InputLayer", "Concatenate")]  # the same stack, the label joined before its Dense
+        type(layer).__name__ for layer in cd.layers[1:]
+        if type(layer).__name__ not in label_path]  # the same stack, the label beside it
+    maps = models.label_maps(keras.Input((10,)), (14, 14))
+    assert tuple(maps.shape) == (None, 14, 14, 10)
+    one_hot = np.eye(10, dtype="float32")[[3]]
+    upsample = next(layer for layer in cd.layers if type(layer).__name__ == "UpSampling2D")
+    tiled = keras.Model(cd.inputs[1], upsample.output)(one_hot)  # the maps D sees
+    assert np.asarray(tiled).shape == (1, 14, 14, 10)
+    np.testing.assert_array_equal(np.asarray(tiled)[0, 13, 0], one_hot[0])  # every position
     assert [type(layer).__name__ for layer in g.layers[1:]] == [
         type(layer).__name__ for layer in cg.layers[3:]]  # after the label joins, one stack
     with pytest.raises(ValueError, match="unknown model kind 'gan' or arch 'resnet'"):
