@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gan_tutorials import data, explore
-from gan_tutorials.models import create_conditional_generator
+from gan_tutorials.models import create_models
 
 
 def stroke(width, shear):
@@ -107,9 +107,10 @@ def test_spearman():
     assert explore.spearman(x, -x) == pytest.approx(-1.0)
 
 
-def test_smoke_run_writes_every_file(tmp_path):
+@pytest.mark.parametrize("arch", ["dense", "conv"])
+def test_smoke_run_writes_every_file(tmp_path, arch):
     keras.utils.set_random_seed(0)
-    generator = create_conditional_generator()
+    generator, _ = create_models("cgan", arch=arch)
     path = tmp_path / "generator.keras"
     generator.save(path)
     result = subprocess.run([sys.executable, "-m", "gan_tutorials.explore", str(path),
