@@ -33,17 +33,23 @@ def test_reference_metrics_reproduce(folder):
                                    atol=0.06)
     np.testing.assert_allclose(fresh["class_shares"], committed["class_shares"], atol=0.03)
     assert fresh["frechet_distance"] == pytest.approx(committed["frechet_distance"], rel=0.35)
+    assert fresh["specks_per_image"] == pytest.approx(committed["specks_per_image"], rel=0.2,
+                                                      abs=0.02)
 
 
 @pytest.mark.parametrize("folder", FOLDERS, ids=[p.name for p in FOLDERS])
 def test_reference_folders_are_complete(folder):
     config = runs.read_config(folder)  # older folders say "model" for "kind"
     assert config["kind"] in ("gan", "cgan")
-    assert (config["epochs"], config["batch_size"], config["seed"]) == (100, 128, 1234)
-    # The MNIST runs used the default engine, the Fashion-MNIST ones the fused one.
-    assert config["engine"] == ("fused" if config["dataset"] == "fashion_mnist" else "train_on_batch")
+    assert (config["batch_size"], config["seed"]) == (128, 1234)
+    # The dense runs are the tutorial's 100 epochs; the conv runs state theirs (docs/conv.md).
+    conv = config.get("arch", "dense") == "conv"  # older folders predate --arch
+    assert config["epochs"] == 100 or conv
+    # The dense MNIST runs used the default engine; Fashion-MNIST and conv the fused one.
+    fused = config["dataset"] == "fashion_mnist" or conv
+    assert config["engine"] == ("fused" if fused else "train_on_batch")
     history = runs.read_history(folder / "history.csv")
-    assert [r["epoch"] for r in history] == list(range(1, 101))
+    assert [r["epoch"] for r in history] == list(range(1, config["epochs"] + 1))
     for name in ("losses.png", "quality.png", "progress.gif", "generator.keras"):
         assert (folder / name).stat().st_size > 0, name
     assert (folder / "progress.gif").stat().st_size < 3 * 2**20
@@ -54,4 +60,4 @@ def test_reference_folders_are_complete(folder):
 def test_reference_tree_is_small():
     size = sum(p.stat().st_size for p in REFERENCE.rglob("*") if p.is_file()
                and p.name not in ("checkpoint.npz", "discriminator.keras"))  # gitignored
-    assert size < 40 * 2**20
+    assert size < 60 * 2**20
