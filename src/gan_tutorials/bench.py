@@ -5,7 +5,8 @@
                                   [--steps-per-call K] [--json FILE]
 
 Times, in one process, on in-memory random batches and the exact tutorial
-models, three engines (see `steps`):
+models (or, with `--arch conv`, the conv pair; several archs in one run are
+timed under the same load), three engines (see `steps`):
   1. tutorial        the tutorial's loop as written (`predict` per batch);
   2. train_on_batch  the package's default engine;
   3. fused           both updates of K batches in one XLA-compiled program.
@@ -16,7 +17,7 @@ JAX's (fused = one jax.jit), and the table names the backend and device.
 
 The ceiling is measured, not assumed: the very matmuls one step performs
 (forward, weight-gradient and input-gradient products, counted from the layer
-shapes) are run back to back in one compiled function, and their FLOPs over
+shapes; a convolution counts as the matmul it is at each position) are run back to back in one compiled function, and their FLOPs over
 its median time is this machine's float32 matmul rate at these sizes. Each
 engine's share is (FLOPs per step / its time) / that rate. The physical limit
 is printed beside it: cores x 2 FMA units x float32 lanes x 2 FLOP x clock,
