@@ -65,6 +65,12 @@ def test_resume_continues_instead_of_restarting(tiny_arrays, tmp_path):
     assert epoch == 4 and int(saved["d_optimizer"][0]) == 12  # the counter carried on
     assert int(saved["g_optimizer"][0]) == 12
     assert runs.sample_path(out, 4).exists()
+    # config.json states what the folder now holds, and keeps the first command
+    saved = runs.read_json(tmp_path / "run" / "config.json")
+    assert saved["config"]["epochs"] == 4 and saved["config"]["resume"] is False
+    assert saved["argv"] == [] and saved["resumed"] == [[]]
+    assert runs.read_config(tmp_path / "run")["epochs"] == len(runs.read_history(
+        tmp_path / "run" / "history.csv"))
 
 
 def test_existing_run_needs_resume_or_overwrite(tiny_arrays, tmp_path):

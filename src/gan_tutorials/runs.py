@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_tutorials.config import RUN_CONTROL, upgrade
+from gan_tutorials.config import RUN_CONTROL, RUN_PLACE, upgrade
 
 HISTORY_FIELDS = ["epoch", "d_loss", "g_loss", "seconds", "steps"]
 RESULT_FILES = ("config.json", "history.csv", "checkpoint.npz", "generator.keras")
@@ -204,6 +204,14 @@ def prepare_run_dir(run_dir, config, argv):
                        f"{MIN_FREE_BYTES // 2**20} MB")
     if not config.resume:
         write_json(run_dir / "config.json", {"config": dataclasses.asdict(config), "argv": argv})
+        return
+    # A resume may change how the run goes on (more --epochs, another engine):
+    # the folder keeps stating what it holds, and each resume's flags.
+    saved = read_json(run_dir / "config.json")
+    saved["config"].update({k: v for k, v in dataclasses.asdict(config).items()
+                            if k in RUN_CONTROL and k not in RUN_PLACE})
+    saved["resumed"] = [*saved.get("resumed", []), argv]
+    write_json(run_dir / "config.json", saved)
 
 
 def restore(run_dir, groups, backend="tensorflow"):
