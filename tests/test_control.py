@@ -204,3 +204,17 @@ def test_report_numbers_follow_from_its_requests(tiny_ctl):
     # the achieved numbers are measures of the returned images
     assert control.measure_array(band["images"]) == pytest.approx(band["achieved"], abs=1e-6)
     assert numbers["levels"] == [25.0, 75.0] and numbers["outside_levels"] == [2.5]
+
+
+def test_a_conv_run_is_steered_as_a_dense_one():
+    """outputs/reference/conv-cgan: its committed fit loads, and steering meets targets."""
+    generator = load_generator(REFERENCE / "conv-cgan", need_conditional=True)
+    assert generator.name == "conditional_conv_generator"
+    loaded = control.load_controller(REFERENCE / "conv-cgan", generator)
+    assert loaded is not None, "outputs/reference/conv-cgan/control holds no fit for it"
+    digits = np.repeat(np.arange(10), 2)
+    slant = np.array([loaded.percentile(d, q)[0] for d in range(10) for q in (25, 75)])
+    steered = control.steer(loaded, digits, {"slant": slant}, hold=("thickness",), seed=5)
+    error = steered.error_sd(loaded)
+    assert np.median(error[:, 0]) < 0.1 and np.mean(error[:, 1]) < 0.15
+    assert np.mean(np.nanmax(error, 1) <= TOLERANCE) >= 0.8
