@@ -4,8 +4,8 @@ The modules follow the tutorial's story:
     config    the one training config: the tutorial's hyperparameters, as flags
     data      step 0: MNIST via tfds, offline when needed, scaled to [-1, 1]; its
               shape and classes (`MNIST`); each epoch's batches from (seed, epoch)
-    models    steps 1 and 3: dense and one-hot conditional G, D and combined GAN;
-              loading a trained generator back
+    models    steps 1 and 3: dense and one-hot conditional G, D and combined GAN,
+              and the conv pair of the next lesson; loading a generator back
     steps     step 2: one batch's alternating D / G update (tutorial,
               train_on_batch, fused)
     train     steps 2 and 3: the epoch loop, previews, checkpoints
@@ -20,6 +20,7 @@ The modules follow the tutorial's story:
               closing promise), and report how well that holds; a subpackage
               of one job per part (fit, steering, report, files, cli)
     study     beyond the tutorial: one setting across seeds, the claims per seed
+    compare   the next lesson: run folders side by side (dense against conv)
     bench     beyond the tutorial: speed of each engine against the machine
     parallel  beyond the tutorial: step 2 data-parallel on several devices (JAX)
 """

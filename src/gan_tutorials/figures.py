@@ -167,12 +167,18 @@ def plot_image_table(path, images, row_labels, col_labels, *, title):
 
 
 def plot_curves(path, x, panels, *, xlabel, title):
-    """Side-by-side line plots: panels = {panel title: {line label: ys}}."""
+    """Side-by-side line plots: panels = {panel title: {line label: ys}}, all against x."""
+    plot_series(path, {name: {label: (x, ys) for label, ys in lines.items()}
+                       for name, lines in panels.items()}, xlabel=xlabel, title=title)
+
+
+def plot_series(path, panels, *, xlabel, title):
+    """Side-by-side line plots: panels = {panel title: {line label: (xs, ys)}}."""
     fig = Figure(figsize=(4.5 * len(panels), 3.5))
     axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, (name, lines) in zip(axes[0], panels.items()):
-        for label, ys in lines.items():
-            ax.plot(x, ys, label=label)
+        for label, (xs, ys) in lines.items():
+            ax.plot(xs, ys, label=label)
         ax.set(xlabel=xlabel, title=name)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)

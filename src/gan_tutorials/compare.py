@@ -1,0 +1,142 @@
+"""The next lesson: run folders side by side, e.g. the dense pair against the conv pair.
+
+    python -m gan_tutorials.compare RUN_DIR RUN_DIR [...] [--figure FILE.png]
+
+Reads what each folder already holds (config.json, history.csv, the
+metrics.json `evaluate` writes, the control/control.json `control --report`
+writes) and prints one markdown table, a column per run: architecture,
+parameters, epochs, median seconds per epoch as trained, the judge's
+accuracy and worst class (or, unconditional, the top class's share and the
+classes covered), the Frechet distance beside its floor, stray ink beside
+real images', and control's success rate. `--figure` draws each run's
+judge scores and Frechet distance against epoch (`--eval-every`).
+Nothing is recomputed: a folder not yet evaluated says so.
+"""
+
+if __name__ == "__main__":  # a CLI run: quiet TensorFlow's start-up lines before it loads
+    from gan_tutorials.config import quiet_tensorflow
+    quiet_tensorflow()
+
+import argparse
+import statistics
+from pathlib import Path
+
+from gan_tutorials import figures, runs
+from gan_tutorials.data import image_set
+from gan_tutorials.models import GeneratorError, create_models, load_generator
+
+
+def summarize(run_dir):
+    """One run folder's numbers, as a JSON-ready dict."""
+    run_dir = Path(run_dir)
+    config = runs.read_config(run_dir)
+    arch, kind, dataset = config.get("arch", "dense"), config["kind"], config["dataset"]
+    metrics_path = run_dir / "metrics.json"
+    if not metrics_path.exists():
+        raise runs.RunError(f"{run_dir} has no metrics.json: run "
+                            f"python -m gan_tutorials.evaluate {run_dir} first")
+    metrics = runs.read_json(metrics_path)
+    _, discriminator = create_models(kind, config["noise_dim"], image_set(dataset), arch)
+    history = runs.read_history(run_dir / "history.csv")
+    names = metrics["class_names"]
+    summary = {
+        "run": run_dir.name, "arch": arch, "kind": kind, "dataset": dataset,
+        "generator_params": load_generator(run_dir).count_params(),
+        "discriminator_params": discriminator.count_params(),
+        "epochs": len(history),
+        "seconds_per_epoch": statistics.median(float(r["seconds"]) for r in history),
+        **{key: metrics[key] for key in ("frechet_distance", "frechet_floor", "stray_ink",
+                                         "real_stray_ink", "specks_per_image",
+                                         "real_specks_per_image")},
+        "curve": [{"epoch": r["epoch"], **{k: r[k] for k in ("accuracy", "entropy",
+                                                            "frechet_distance") if k in r}}
+                  for r in history if r.get("frechet_distance") not in (None, "")]}
+    if kind == "cgan":
+        per_class = metrics["per_class_accuracy"]
+        worst = min(range(len(per_class)), key=per_class.__getitem__)
+        summary.update(accuracy=metrics["accuracy"], worst_class=names[worst],
+                       worst_class_accuracy=per_class[worst])
+    else:
+        shares = metrics["class_shares"]
+        top = max(range(len(shares)), key=shares.__getitem__)
+        summary.update(top_class=names[top], top_share=shares[top],
+                       classes_covered=metrics["classes_covered"])
+    report = run_dir / "control" / "control.json"
+    if report.exists() and "band" in (numbers := runs.read_json(report)):
+        summary["control_success"] = numbers["band"]["steer"]["success"]
+    return summary
+
+
+ROWS = [  # (row label, how to read it from a summary, or None where it does not apply)
+    ("arch, kind, dataset", lambda s: f"{s['arch']} {s['kind']}, {s['dataset']}"),
+    ("parameters, G / D", lambda s: f"{s['generator_params']:,} / {s['discriminator_params']:,}"),
+    ("epochs", lambda s: f"{s['epochs']}"),
+    ("seconds per epoch, median as trained", lambda s: f"{s['seconds_per_epoch']:.1f}"),
+    ("judged accuracy", lambda s: f"{100 * s['accuracy']:.2f}%" if "accuracy" in s else None),
+    ("worst class", lambda s: (f"{s['worst_class']} {100 * s['worst_class_accuracy']:.1f}%"
+                               if "accuracy" in s else None)),
+    ("top class, its share", lambda s: (f"{s['top_class']} {100 * s['top_share']:.1f}%"
+                                        if "top_share" in s else None)),
+    ("classes covered (>= 2%)", lambda s: (f"{s['classes_covered']}"
+                                           if "classes_covered" in s else None)),
+    ("Frechet distance (floor)", lambda s: f"{s['frechet_distance']:.2f} "
+                                           f"({s['frechet_floor']:.2f})"),
+    ("stray ink share (real)", lambda s: f"{100 * s['stray_ink']:.2f}% "
+                                         f"({100 * s['real_stray_ink']:.2f}%)"),
+    ("specks per image (real)", lambda s: f"{s['specks_per_image']:.3f} "
+                                          f"({s['real_specks_per_image']:.3f})"),
+    ("control: in-band requests met", lambda s: (f"{100 * s['control_success']:.1f}%"
+                                                 if "control_success" in s else None)),
+]
+
+
+def table(summaries):
+    """A markdown table, one column per run; rows that apply to no run are left out."""
+    lines = ["| | " + " | ".join(s["run"] for s in summaries) + " |",
+             "| --- |" + " ---: |" * len(summaries)]
+    for label, read in ROWS:
+        cells = [read(s) for s in summaries]
+        if any(cell is not None for cell in cells):
+            lines.append(f"| {label} | " + " | ".join(c or "—" for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def quality_panels(summaries):
+    """{panel: {run: (epochs, values)}} for the judge's score and the Frechet distance."""
+    panels = {"judged accuracy (cgan) or entropy (gan)": {}, "Frechet distance": {}}
+    for s in summaries:
+        epochs = [p["epoch"] for p in s["curve"]]
+        score = "accuracy" if s["kind"] == "cgan" else "entropy"
+        panels["judged accuracy (cgan) or entropy (gan)"][s["run"]] = (
+            epochs, [float(p[score]) for p in s["curve"]])
+        panels["Frechet distance"][s["run"]] = (
+            epochs, [float(p["frechet_distance"]) for p in s["curve"]])
+    return panels
+
+
+def build_parser():
+    """The compare CLI's flags."""
+    parser = argparse.ArgumentParser(prog="python -m gan_tutorials.compare",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders")
+    parser.add_argument("--figure", help="also draw the runs' quality curves into this PNG")
+    return parser
+
+
+def main(argv=None):
+    """CLI: print the runs' table (and draw their curves)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        summaries = [summarize(run_dir) for run_dir in args.run_dirs]
+    except (runs.RunError, GeneratorError, OSError, KeyError) as err:
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
+    print(table(summaries))
+    if args.figure:
+        figures.plot_series(args.figure, quality_panels(summaries), xlabel="epoch",
+                            title="quality against epoch (the judge, every --eval-every epochs)")
+        print(f"wrote {args.figure}")
+
+
+if __name__ == "__main__":
+    main()
