@@ -175,3 +175,20 @@ def test_fused_engine_matches_and_resumes_across_engines(tiny_arrays, tmp_path):
     assert [r["epoch"] for r in history] == [1, 2] and history[0] == first[0]
     epoch, saved = runs.load_checkpoint(tmp_path / "b" / "checkpoint.npz")
     assert epoch == 2 and int(saved["d_optimizer"][0]) == int(saved["g_optimizer"][0]) == 6
+
+
+def test_learning_rate_defaults_to_the_archs_and_a_flag_overrides_it(tiny_arrays, tmp_path):
+    assert Config().learning_rate == 1e-4  # the tutorial's, for its dense networks
+    assert parse_config(["--arch", "conv"])[1].learning_rate == 2e-4
+    assert parse_config(["--arch", "conv", "--learning-rate", "1e-4"])[1].learning_rate == 1e-4
+    out = tmp_path / "run"
+    train(Config(arch="conv", kind="cgan", out=str(out), quiet=True, **dict(TINY, epochs=1)),
+          arrays=tiny_arrays)
+    assert runs.read_config(out)["learning_rate"] == 2e-4  # the folder states the number
+    # A conv run of the tutorial's rate resumes only with that rate asked for again.
+    old = tmp_path / "old"
+    train(Config(arch="conv", kind="cgan", out=str(old), quiet=True, learning_rate=1e-4,
+                 **dict(TINY, epochs=1)), arrays=tiny_arrays)
+    with pytest.raises(RunError, match="--learning-rate 0.0001"):
+        train(Config(arch="conv", kind="cgan", out=str(old), quiet=True, resume=True, **TINY),
+              arrays=tiny_arrays)
