@@ -107,7 +107,7 @@ def test_bench_times_each_device_count(tmp_path, capsys):
     results = json.loads(out.read_text())["results"]
     assert [r["devices"] for r in results] == [1, 2]
     assert all(set(r["ms_per_step"]) == set(ENGINES) for r in results)
-    assert "| jax (cpu) | 2 | cgan | fused |" in table
+    assert "| jax (cpu) | 2 | dense | cgan | fused |" in table
 
 
 def test_tensorflow_trains_on_one_device_and_says_so(tiny_arrays, tmp_path):
