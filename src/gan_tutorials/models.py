@@ -2,8 +2,9 @@
 
 Every factory is pure: it builds a fresh, named, uncompiled Keras functional
 model. The conditional factories mirror the unconditional ones line for line;
-the only differences are the label input, the Concatenate, and (in the
-conditional discriminator) the extra 128-unit layer after the label joins.
+the only differences are the label input, the Concatenate, and (in the dense
+conditional discriminator) the extra 128-unit layer after the label joins, or
+(in the conv one) the label's 14x14 maps.
 Image shape and class count come from the dataset (`data.MNIST`), the noise
 length from the config. `--arch conv` takes the convolutional pair below the
 dense one, built and mirrored the same way. `load_generator` reads a trained generator back and
@@ -90,8 +91,9 @@ def create_conditional_discriminator(images=MNIST):
 # cgan does until epoch ~40. At 14x14 the maps add a fifth to the second
 # convolution's cost; at 28x28 they would multiply the first one's by eleven.
 # Both Ds end in a 128-unit layer, as the dense cgan's does: without it the
-# unconditional D has a tenth of G's weights and falls to chance. CONV_WIDTH is
-# sized so a fused conv epoch costs under 5x a fused dense one on two cores.
+# unconditional D would hold a tenth of G's weights. CONV_WIDTH is sized so a
+# fused conv epoch costs under 5x a fused dense one on TensorFlow (4.7x on two
+# cores; on JAX, whose CPU convolutions are slower, 9.9x).
 
 def create_conv_generator(noise_dim=NOISE_DIM, images=MNIST, width=CONV_WIDTH):
     """Conv generator: noise -> 7x7x(2 width) -> 14x14x width -> 28x28x1 tanh image."""
