@@ -1,8 +1,10 @@
 """The claims across seeds: a tiny study, interrupted and resumed, and each claim's rule."""
 
+import json
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,8 +150,6 @@ def test_the_conditional_gan_claims_follow_its_numbers():
 @pytest.mark.parametrize("kind", ["gan", "cgan"])
 def test_the_committed_studies_count_their_five_seeds(kind):
     """outputs/study/<kind>: five seeds, each claim's count the sum of its seeds' verdicts."""
-    import json
-    from pathlib import Path
     out = Path(__file__).resolve().parents[1] / "outputs" / "study" / kind
     summary = json.loads((out / "study.json").read_text())
     assert summary["seeds"] == [1234, 1, 2, 3, 4]
