@@ -59,7 +59,7 @@ def layer_shapes(model):
     for layer in model.layers:
         if isinstance(layer, keras.layers.Dense):
             shapes.append((1, *layer.kernel.shape))
-        elif isinstance(layer, keras.layers.Conv2DTranspose):  # before Conv2D: a subclass
+        elif isinstance(layer, keras.layers.Conv2DTranspose):
             kh, kw, cout, cin = layer.kernel.shape
             rows, cols = layer.input.shape[1:3]
             shapes.append((rows * cols, cin, kh * kw * cout))
