@@ -12,6 +12,7 @@ import pytest
 
 from gan_tutorials import runs
 from gan_tutorials.config import Config
+from gan_tutorials.steps import build_models
 from gan_tutorials.train import RunError, parse_config, train
 
 from conftest import read_events, scalars
@@ -192,3 +193,43 @@ def test_learning_rate_defaults_to_the_archs_and_a_flag_overrides_it(tiny_arrays
     with pytest.raises(RunError, match="--learning-rate 0.0001"):
         train(Config(arch="conv", kind="cgan", out=str(old), quiet=True, resume=True, **TINY),
               arrays=tiny_arrays)
+
+
+@pytest.mark.parametrize("engine", ["tutorial", "train_on_batch", "fused"])
+def test_ema_follows_g_after_each_g_step(engine, tiny_arrays, tmp_path):
+    """--ema m: after one step the average is m * G before + (1 - m) * G after; G trains as without it."""
+    settings = dict(kind="cgan", quiet=True, engine=engine, steps_per_call=1, epochs=1,
+                    batch_size=32, steps_per_epoch=1)
+    before = build_models(Config(**settings)).generator.get_weights()
+    train(Config(out=str(tmp_path / "plain"), **settings), arrays=tiny_arrays)
+    train(Config(out=str(tmp_path / "ema"), ema=0.75, **settings), arrays=tiny_arrays)
+    plain = runs.load_checkpoint(tmp_path / "plain" / "checkpoint.npz")[1]
+    saved = runs.load_checkpoint(tmp_path / "ema" / "checkpoint.npz")[1]
+    assert "average" not in plain
+    for a, b in zip(plain["generator"], saved["generator"], strict=True):
+        np.testing.assert_array_equal(a, b)  # G's own training is untouched by averaging
+    for average, g0, g1 in zip(saved["average"], before, saved["generator"], strict=True):
+        assert not np.allclose(g0, g1)  # the step moved G, so the test can tell them apart
+        np.testing.assert_allclose(average, 0.75 * g0 + 0.25 * g1, rtol=1e-5, atol=1e-7)
+    average = keras.models.load_model(tmp_path / "ema" / "generator-ema.keras")
+    for a, b in zip(average.get_weights(), saved["average"], strict=True):
+        np.testing.assert_array_equal(a, b)  # the saved model is the checkpoint's average
+
+
+@pytest.mark.parametrize("engine, arch", [("train_on_batch", "dense"), ("fused", "dense"),
+                                          ("fused", "conv")])
+def test_ema_resume_is_exact(engine, arch, tiny_arrays, tmp_path):
+    """The average is checkpointed: stopped and resumed, it is the average of a run never stopped."""
+    settings = dict(TINY, kind="cgan", quiet=True, engine=engine, steps_per_call=3, epochs=3,
+                    arch=arch, ema=0.9)
+    train(Config(out=str(tmp_path / "whole"), **settings), arrays=tiny_arrays)
+    out = str(tmp_path / "parts")
+    train(Config(out=out, **dict(settings, epochs=1)), arrays=tiny_arrays)
+    with pytest.raises(RunError, match="--ema 0.9"):  # the average cannot start mid-run
+        train(Config(out=out, resume=True, **dict(settings, ema=0.0)), arrays=tiny_arrays)
+    train(Config(out=out, resume=True, **settings), arrays=tiny_arrays)
+    for name in ("generator", "average"):
+        saved = [runs.load_checkpoint(tmp_path / f / "checkpoint.npz")[1][name]
+                 for f in ("whole", "parts")]
+        for a, b in zip(*saved, strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-6)

@@ -50,6 +50,9 @@ class Config:
         "help": "Adam beta_1; 0.5 (not 0.9) is the usual GAN choice the tutorial keeps"})
     steps_per_epoch: int | None = field(default=None, metadata={"min": 1,
         "help": "batches per epoch; default: one pass over the training set (468)"})
+    ema: float = field(default=0.0, metadata={"min": 0.0, "below": 1.0,
+        "help": "momentum of an averaged copy of G's weights, updated after each G step and "
+                "saved as generator-ema.keras (0: off; 0.999 is the usual value)"})
     label_sampling: str = field(default="uniform", metadata={"choices": LABEL_SAMPLINGS,
         "help": "cgan fake labels: uniform over 0-9, or notebook (maxval=9, never 9)"})
     engine: str = field(default="train_on_batch", metadata={"choices": ENGINES,
@@ -105,8 +108,8 @@ RUN_CONTROL = (*RUN_PLACE, "epochs", "eval_every", "engine", "steps_per_call", "
 RENAMED = {"model": "kind"}
 
 
-def bounded(type_, low=None):
-    """An argparse type that parses `type_` (int or float) and rejects values below `low`."""
+def bounded(type_, low=None, below=None):
+    """An argparse type that parses `type_` (int or float) within [low, below)."""
     def parse(text):
         try:
             value = type_(text)
@@ -115,6 +118,8 @@ def bounded(type_, low=None):
             raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}")
         if low is not None and value < low:
             raise argparse.ArgumentTypeError(f"must be >= {low}, got {text}")
+        if below is not None and value >= below:
+            raise argparse.ArgumentTypeError(f"must be < {below}, got {text}")
         return value
     return parse
 
@@ -153,7 +158,7 @@ def add_config_flags(parser, cls=Config, skip=()):
             parser.add_argument(*flags, dest=f.name, action="store_true", help=meta.get("help"))
             continue
         parse = (PARSERS[meta["parse"]] if "parse" in meta else
-                 type_ if type_ is str else bounded(type_, meta.get("min")))
+                 type_ if type_ is str else bounded(type_, meta.get("min"), meta.get("below")))
         parser.add_argument(*flags, dest=f.name, type=parse, choices=meta.get("choices"),
                             default=f.default, help=f"{meta.get('help')} (default: {f.default})")
     return parser
@@ -165,8 +170,9 @@ def config_from_args(args, cls=Config):
 
 
 def upgrade(saved):
-    """A saved config dict in today's names (model -> kind); runs before --dataset were MNIST."""
-    return {"dataset": "mnist", **{RENAMED.get(k, k): v for k, v in saved.items()}}
+    """A saved config dict in today's names (model -> kind); runs before --dataset were MNIST,
+    and runs before --ema had no average."""
+    return {"dataset": "mnist", "ema": 0.0, **{RENAMED.get(k, k): v for k, v in saved.items()}}
 
 
 def quiet_tensorflow():

@@ -8,6 +8,8 @@ Every engine makes the tutorial's four moves per batch:
   4. G step: G learns, through a frozen D, to make D say "real". The dense
      GAN draws fresh noise for it; the conditional GAN reuses move 1's noise
      and labels, as the tutorial's conditional loop does.
+With `--ema M` (beyond the tutorial) a fifth move follows: an averaged twin of
+G takes a step m * twin + (1 - m) * G after each G step (`update_average`).
 
 Engines (`make_step(config, models)` returns a `Step`: `step(batches) -> losses`,
 where `batches` is a list of k batches trained in order and `losses` a (k, 2)
@@ -54,12 +56,22 @@ class Models:
     discriminator: keras.Model
     gan: keras.Model
     rng: tf.random.Generator | keras.random.SeedGenerator  # every draw of every step
+    average: keras.Model | None = None  # --ema: G's twin holding its averaged weights
 
     def checkpoint_groups(self):
         """Every variable a resume needs, grouped: weights, Adam slots, the RNG state."""
-        return {"generator": self.generator.weights, "discriminator": self.discriminator.weights,
-                "d_optimizer": self.discriminator.optimizer.variables,
-                "g_optimizer": self.gan.optimizer.variables, "rng": [self.rng.state]}
+        groups = {"generator": self.generator.weights,
+                  "discriminator": self.discriminator.weights,
+                  "d_optimizer": self.discriminator.optimizer.variables,
+                  "g_optimizer": self.gan.optimizer.variables, "rng": [self.rng.state]}
+        if self.average is not None:
+            groups["average"] = self.average.weights
+        return groups
+
+    def generators(self):
+        """{file stem: model} of the generators a run saves: G, and its average with --ema."""
+        return {"generator": self.generator,
+                **({"generator-ema": self.average} if self.average is not None else {})}
 
 
 def build_models(config):
@@ -81,7 +93,36 @@ def build_models(config):
     # checkpoint can restore their slots before the first step of a resume.
     discriminator.optimizer.build(discriminator.trainable_variables)
     gan.optimizer.build(generator.trainable_variables)
-    return Models(generator, discriminator, gan, new_rng(config.seed))
+    return Models(generator, discriminator, gan, new_rng(config.seed), average_of(generator, config))
+
+
+def average_of(generator, config):
+    """--ema: a twin of G starting from G's weights, or None when averaging is off.
+
+    Built after G and D, so their initial weights are those of a run without it.
+    (Keras optimizers' `use_ema` would swap the average into G's own weights;
+    a separate model keeps G training from its raw weights, on every engine.)
+    """
+    if not config.ema:
+        return None
+    average = keras.models.clone_model(generator)
+    average.name = f"{generator.name}_ema"
+    average.set_weights(generator.get_weights())
+    return average
+
+
+def moving_average(averaged, current, momentum):
+    """Each averaged value moved towards the current one: m * a + (1 - m) * w."""
+    return [momentum * a + (1.0 - momentum) * w for a, w in zip(averaged, current)]
+
+
+def update_average(models, momentum):
+    """5. After G's step, its averaged twin follows it (--ema); nothing without one."""
+    if models.average is None:
+        return
+    averaged, current = models.average.trainable_variables, models.generator.trainable_variables
+    for variable, value in zip(averaged, moving_average(averaged, current, momentum)):
+        variable.assign(value)
 
 
 def on_tensorflow():
@@ -185,11 +226,14 @@ def train_on_batch_step(models, config):
                 else image_of(g(g_in, training=False)))  # (n, 28, 28, 1)
         return draws, fake
 
+    def follow():
+        update_average(models, config.ema)
+
     traced = config.engine != "tutorial" and on_tensorflow()
     if traced:
         # One traced graph: no predict() machinery, no op-by-op dispatch; fixed
         # batch shapes, so it traces once. (JAX dispatches each op compiled.)
-        draw_and_fake = tf.function(draw_and_fake)
+        draw_and_fake, follow = tf.function(draw_and_fake), tf.function(follow)
 
     def update(batch):
         """One batch: the four moves, top to bottom."""
@@ -206,15 +250,17 @@ def train_on_batch_step(models, config):
         # 4. G step, through a frozen D: only G moves.
         d.trainable = False
         g_loss = gan.train_on_batch(with_labels(draws.g_noise, draws.labels), draws.g_targets)
+        # 5. --ema: G's averaged twin follows it.
+        follow()
         return float(d_loss), float(g_loss)
 
     def step(batches):
         return np.array([update(batch) for batch in batches], dtype=np.float64)  # (k, 2)
     # block 1: nothing to gain from more, each batch is its own calls
-    return Step(step, 1, (draw_and_fake,) if traced else ())
+    return Step(step, 1, (draw_and_fake, follow) if traced else ())
 
 
-def fused_update(models):
+def fused_update(models, momentum=0.0):
     """`update(batch, draws) -> (d_loss, g_loss)`: moves 2-4 for one batch, traceable."""
     g, d = models.generator, models.discriminator
     bce = keras.losses.BinaryCrossentropy()  # what compile(loss="binary_crossentropy") uses
@@ -241,13 +287,15 @@ def fused_update(models):
                 fake = g(draws.g_noise, training=True)
             g_loss = bce(draws.g_targets, d(with_labels(fake, draws.labels), training=True))
         g_opt.apply(g_tape.gradient(g_loss, g_vars), g_vars)
+        # 5. --ema: G's averaged twin follows it.
+        update_average(models, momentum)
         return d_loss, g_loss
     return update
 
 
 def fused_step(models, config):
     """All four moves of each of k batches, in one XLA program per call of k."""
-    update = fused_update(models)
+    update = fused_update(models, config.ema)
 
     @tf.function  # 1. Draw in a plain graph: XLA's random kernels give other numbers.
     def draw_all(batches):
@@ -279,12 +327,13 @@ def jax_fused_step(models, config):
     bce = keras.losses.BinaryCrossentropy()
     d.trainable = True  # D's full variable list; G's step simply takes no gradient for it
     d_opt, g_opt = d.optimizer, models.gan.optimizer
+    averaged = models.average.trainable_variables if models.average is not None else []
     variables = (g.trainable_variables, g.non_trainable_variables, d.trainable_variables,
-                 d.non_trainable_variables, d_opt.variables, g_opt.variables)
+                 d.non_trainable_variables, d_opt.variables, g_opt.variables, averaged)
 
     def update(state, batch, draws):
-        """One batch: moves 2-4, as pure functions of the state."""
-        g_tv, g_nv, d_tv, d_nv, d_ov, g_ov = state
+        """One batch: moves 2-5, as pure functions of the state."""
+        g_tv, g_nv, d_tv, d_nv, d_ov, g_ov, a_tv = state
         real, real_labels = split_batch(batch)
         # 2. Make fakes with G as it is before this batch.
         fake = image_of(g.stateless_call(g_tv, g_nv, with_labels(draws.noise, draws.labels),
@@ -303,7 +352,8 @@ def jax_fused_step(models, config):
             return bce(draws.g_targets, verdict)
         g_loss, g_grads = jax.value_and_grad(g_loss_of)(g_tv)
         g_tv, g_ov = g_opt.stateless_apply(g_ov, g_grads, g_tv)
-        return (g_tv, g_nv, d_tv, d_nv, d_ov, g_ov), (d_loss, g_loss)
+        a_tv = moving_average(a_tv, g_tv, config.ema) if a_tv else a_tv  # 5. --ema
+        return (g_tv, g_nv, d_tv, d_nv, d_ov, g_ov, a_tv), (d_loss, g_loss)
 
     def fused(state, batches, draws):
         losses = []

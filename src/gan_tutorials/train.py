@@ -115,13 +115,17 @@ def judge_every(config, per_class=TRACK_PER_CLASS):
     reader = judge.feature_reader(judge.get_judge(config.dataset, config.data_dir))  # once
     reference = evaluate.reference_stats(reader, config.dataset, config.data_dir)
 
-    def on_epoch(epoch, generator, row):
+    def on_epoch(epoch, models, row):
         if epoch % config.eval_every:
             return {}
-        metrics = evaluate.evaluate_generator(generator, reader, per_class, config.seed,
-                                              reference=reference, dataset=config.dataset)
-        return {k: metrics[k] if isinstance(metrics[k], int) else round(float(metrics[k]), 4)
-                for k in TRACK_COLUMNS[config.kind]}
+        scores = {}
+        for name, generator in models.generators().items():  # G, and its average with --ema
+            metrics = evaluate.evaluate_generator(generator, reader, per_class, config.seed,
+                                                  reference=reference, dataset=config.dataset)
+            prefix = "ema_" if name.endswith("-ema") else ""
+            scores.update({prefix + k: metrics[k] if isinstance(metrics[k], int)
+                           else round(float(metrics[k]), 4) for k in TRACK_COLUMNS[config.kind]})
+        return scores
     return on_epoch
 
 
@@ -135,7 +139,7 @@ def epoch_line(row, epochs):
 def finish(run_dir, models, history, kind):
     """Write the final models, the progress GIF, the loss and quality curves."""
     models.discriminator.trainable = True  # the loop leaves D frozen; save it usable
-    for model, name in ((models.generator, "generator"), (models.discriminator, "discriminator")):
+    for name, model in {**models.generators(), "discriminator": models.discriminator}.items():
         tmp = run_dir / f".{name}.tmp.keras"
         model.save(tmp)
         tmp.replace(run_dir / f"{name}.keras")
@@ -208,7 +212,7 @@ def train_epochs(config, run_dir, arrays, on_epoch):
         check_finite(epoch, groups)  # losses can stay finite while Adam's slots overflow
         grid = save_preview(run_dir, epoch, models.generator, preview)
         if on_epoch is not None:
-            row.update(on_epoch(epoch, models.generator, row) or {})
+            row.update(on_epoch(epoch, models, row) or {})
             check_finite(epoch, groups)  # a hook is outside code: never checkpoint what it broke
         log.epoch(row, losses, grid)  # before the checkpoint: a resume drops what it passes
         history.append(row)
