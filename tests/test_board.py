@@ -15,11 +15,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import read_events, scalars
 from gan_tutorials import board, runs
 from gan_tutorials.config import Config
 from gan_tutorials.train import train
-
-from conftest import read_events, scalars
 
 # The tutorial engine: logging does not depend on the engine, and it compiles fastest.
 TINY = dict(kind="cgan", engine="tutorial", batch_size=32, steps_per_epoch=3, quiet=True)

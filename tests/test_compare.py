@@ -12,7 +12,7 @@ REFERENCE = Path(__file__).resolve().parents[1] / "outputs" / "reference"
 
 
 def test_summaries_read_each_folder_and_the_table_has_a_column_per_run(tmp_path):
-    dense, conv = compare.summarize(REFERENCE / "cgan"), compare.summarize(REFERENCE / "conv-cgan")
+    dense, conv = compare.read_run(REFERENCE / "cgan"), compare.read_run(REFERENCE / "conv-cgan")
     metrics = json.loads((REFERENCE / "conv-cgan" / "metrics.json").read_text())
     assert conv["accuracy"] == metrics["accuracy"]
     assert conv["worst_class_accuracy"] == min(metrics["per_class_accuracy"])
@@ -22,7 +22,7 @@ def test_summaries_read_each_folder_and_the_table_has_a_column_per_run(tmp_path)
     control = json.loads((REFERENCE / "conv-cgan" / "control" / "control.json").read_text())
     assert conv["control_success"] == control["band"]["steer"]["success"]
     assert [p["epoch"] for p in conv["curve"]] == list(range(5, conv["epochs"] + 1, 5))
-    gan = compare.summarize(REFERENCE / "gan")
+    gan = compare.read_run(REFERENCE / "gan")
     assert gan["top_class"] == "1" and "accuracy" not in gan
     text = compare.table([dense, conv, gan])
     assert text.splitlines()[0] == "| | cgan | conv-cgan | gan |"

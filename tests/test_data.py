@@ -9,9 +9,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from gan_tutorials import data
-
 from conftest import TINY_SIZES
+from gan_tutorials import data
 
 
 def test_scale_images_endpoints():
@@ -39,7 +38,7 @@ def test_pipeline_from_mock_tfds(conditional, tiny_data_dir):
 
 
 def test_offline_file_is_the_real_mnist(real_mnist):
-    (x_train, y_train), (x_test, y_test) = real_mnist["train"], real_mnist["test"]
+    (x_train, y_train), (x_test, _) = real_mnist["train"], real_mnist["test"]
     assert x_train.shape == (60000, 28, 28, 1) and x_train.dtype == np.uint8
     assert x_test.shape == (10000, 28, 28, 1)
     assert list(np.bincount(y_train)) == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]

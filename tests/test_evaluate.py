@@ -8,7 +8,6 @@ import pytest
 
 from gan_tutorials import data, evaluate, explore, judge, runs
 
-
 # --- pure metrics ------------------------------------------------------------
 
 def test_frechet_distance_known_gaussians():

@@ -1,7 +1,6 @@
 """Bad input ends in a clear message; an interrupted run loses nothing."""
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -12,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gan_tutorials import bench, data, evaluate, explore, runs, train as train_module
+from gan_tutorials import bench, data, evaluate, explore, runs
+from gan_tutorials import train as train_module
 from gan_tutorials.config import Config
-from gan_tutorials.train import Diverged, RunError, train
+from gan_tutorials.train import Callback, Diverged, RunError, train
 
 TINY = dict(batch_size=32, steps_per_epoch=3, quiet=True)
 
@@ -114,24 +114,31 @@ def test_diverged_epoch_leaves_no_preview_and_no_score(tiny_arrays, tmp_path):
     """Weights checked before anything looks at them: no preview, no judge on NaN."""
     out = tmp_path / "run"
     hooked = []
+
+    class Record(Callback):
+        def on_epoch_end(self, epoch):
+            hooked.append(epoch.number)
+
     # One step at lr 1e4 overflows G's Adam slots while both losses stay finite.
     config = Config(out=str(out), epochs=2, learning_rate=1e4, batch_size=32,
                     steps_per_epoch=1, quiet=True)
     with pytest.raises(Diverged, match=r"epoch 1 \(non-finite values in g_optimizer\)"):
-        train(config, arrays=tiny_arrays, on_epoch=lambda *args: hooked.append(args))
-    assert hooked == []  # the --eval-every hook never saw the broken generator
+        train(config, arrays=tiny_arrays, callbacks=[Record()])
+    assert hooked == []  # the callbacks (the judge's among them) never saw the broken generator
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["epoch_000.png"]
 
 
 def test_divergence_keeps_the_last_good_checkpoint(tiny_arrays, tmp_path):
     out = tmp_path / "run"
 
-    def poison(epoch, generator, row):  # a fault injected after epoch 3's steps
-        if epoch == 3:
-            generator.weights[0].assign(np.full(generator.weights[0].shape, np.nan))
+    class Poison(Callback):  # a fault injected after epoch 3's steps
+        def on_epoch_end(self, epoch):
+            if epoch.number == 3:
+                weight = epoch.models.generator.weights[0]
+                weight.assign(np.full(weight.shape, np.nan))
 
     with pytest.raises(Diverged, match="epoch 3 .*generator.*checkpoint of epoch 2 is kept"):
-        train(Config(out=str(out), epochs=5, **TINY), arrays=tiny_arrays, on_epoch=poison)
+        train(Config(out=str(out), epochs=5, **TINY), arrays=tiny_arrays, callbacks=[Poison()])
     saved_epoch, saved = runs.load_checkpoint(out / "checkpoint.npz")
     assert saved_epoch == 2
     assert all(np.isfinite(a).all() for arrays in saved.values() for a in arrays)

@@ -7,7 +7,7 @@ import pytest
 from skimage.draw import line
 from skimage.morphology import dilation, disk
 
-from gan_tutorials.morphometry import ATTRIBUTES, compare, measure
+from gan_tutorials.morphometry import ATTRIBUTES, against_toolkit, measure
 
 
 def bar(width=3, length=16, lean_deg=0.0, size=28):
@@ -92,6 +92,7 @@ def test_dilation_thickens_as_the_toolkits_medial_axis_says():
     2 px of a ring, and the skeleton's length is compared with the toolkit's draws.
     """
     from skimage.morphology import medial_axis
+
     from gan_tutorials.morphometry import binarise, skeleton_length, upscale
     sevens = [seven(r) for r in (1, 2, 3)]
     measured = [one(s) for s in sevens]
@@ -141,6 +142,7 @@ def test_the_released_measures_of_morpho_mnists_fixture(real_mnist):
 def test_the_skeleton_measures_lie_within_the_toolkits_own_tie_breaks(real_mnist):
     """The toolkit breaks the medial axis's ties at random; ours falls among its draws."""
     from skimage.morphology import medial_axis
+
     from gan_tutorials.morphometry import binarise, skeleton_length, upscale
     images = real_mnist["test"][0][:3]
     ours = measure(images)
@@ -170,7 +172,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "morpho" / "reference_
 @pytest.mark.skipif(not SHARED.exists(), reason=f"the toolkit's measures are not at {SHARED}")
 def test_agrees_with_the_toolkit_on_real_and_generated_digits(real_mnist):
     """The toolkit's own measures of 2,000 MNIST test digits and 1,000 generated ones."""
-    table, _ = compare(dict(np.load(SHARED)), real_mnist["test"][0])
+    table, _ = against_toolkit(dict(np.load(SHARED)), real_mnist["test"][0])
     for name, rows in table.items():
         for measure_name, a in rows.items():
             assert a["r"] >= 0.995, (name, measure_name, a)

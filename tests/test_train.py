@@ -10,12 +10,11 @@ import keras
 import numpy as np
 import pytest
 
+from conftest import read_events, scalars
 from gan_tutorials import runs
 from gan_tutorials.config import Config
 from gan_tutorials.steps import build_models
 from gan_tutorials.train import RunError, parse_config, train
-
-from conftest import read_events, scalars
 
 TINY = dict(epochs=2, batch_size=32, steps_per_epoch=3)
 REFERENCE = Path(__file__).parent.parent / "outputs" / "reference"

@@ -17,11 +17,11 @@ JAX's (fused = one jax.jit), and the table names the backend and device.
 
 The ceiling is measured, not assumed: the very matmuls one step performs
 (forward, weight-gradient and input-gradient products, counted from the layer
-shapes; a convolution counts as the matmul it is at each position) are run back to back in one compiled function, and their FLOPs over
-its median time is this machine's float32 matmul rate at these sizes. Each
-engine's share is (FLOPs per step / its time) / that rate. The physical limit
-is printed beside it: cores x 2 FMA units x float32 lanes x 2 FLOP x clock,
-read from /proc/cpuinfo.
+shapes; a convolution counts as the matmul it is at each position) are run
+back to back in one compiled function, and their FLOPs over its median time
+is this machine's float32 matmul rate at these sizes. Each engine's share is
+(FLOPs per step / its time) / that rate. The physical limit is printed beside
+it: cores x 2 FMA units x float32 lanes x 2 FLOP x clock, read from /proc/cpuinfo.
 """
 
 if __name__ == "__main__":  # a CLI run: quiet TensorFlow's start-up lines before it loads
@@ -40,8 +40,8 @@ import numpy as np
 import tensorflow as tf
 
 from gan_tutorials import parallel
-from gan_tutorials.config import ARCHS, ENGINES, Config, bounded, devices_flag
-from gan_tutorials.data import MNIST, DataError, image_set
+from gan_tutorials.config import ARCHS, ENGINES, MNIST, Config, bounded, devices_flag
+from gan_tutorials.data import DataError, image_set
 from gan_tutorials.models import create_models
 from gan_tutorials.steps import build_models, make_step
 
@@ -70,7 +70,7 @@ def layer_shapes(model):
     return shapes
 
 
-def step_matmuls(kind, batch_size=Config.batch_size, noise_dim=Config.noise_dim, images=MNIST,
+def step_matmuls(kind, batch_size=Config.batch_size, noise_dim=Config.noise_dim, spec=MNIST,
                  *, arch="dense"):
     """Every matmul of one tutorial step as (m, k, n) triples: C(m,n) = A(m,k) B(k,n).
 
@@ -79,7 +79,7 @@ def step_matmuls(kind, batch_size=Config.batch_size, noise_dim=Config.noise_dim,
     G then D forward on B, input gradients through every D layer, weight
     gradients of G only, input gradients through G but its first layer.
     """
-    generator, discriminator = create_models(kind, noise_dim, images, arch)
+    generator, discriminator = create_models(kind, noise_dim, spec, arch)
     g, d = layer_shapes(generator), layer_shapes(discriminator)
     fwd = lambda n, shapes: [(n * p, i, o) for p, i, o in shapes]
     d_w = lambda n, shapes: [(i, n * p, o) for p, i, o in shapes]
@@ -114,12 +114,12 @@ def matmul_rate(matmuls, repeats=30):
     return flops_of(matmuls) / statistics.median(times) / 1e9
 
 
-def random_batches(kind, *, batch_size=Config.batch_size, count=8, seed=0, images_of=MNIST):
+def random_batches(kind, *, batch_size=Config.batch_size, count=8, seed=0, spec=MNIST):
     """A few in-memory batches shaped like the tutorial's pipeline output."""
     rng = np.random.default_rng(seed)
-    batches, classes = [], images_of.num_classes
+    batches, classes = [], spec.num_classes
     for _ in range(count):
-        images = rng.uniform(-1, 1, (batch_size, *images_of.image_shape)).astype(np.float32)
+        images = rng.uniform(-1, 1, (batch_size, *spec.image_shape)).astype(np.float32)
         labels = tf.one_hot(rng.integers(0, classes, batch_size), classes)
         batches.append(tf.constant(images) if kind == "gan" else (tf.constant(images), labels))
     return batches
@@ -132,7 +132,7 @@ def make_engines(kind, engines=ENGINES, steps_per_call=Config.steps_per_call, da
     for engine in engines:
         config = Config(kind=kind, engine=engine, steps_per_call=steps_per_call, dataset=dataset,
                         arch=arch)
-        steps[engine] = make_step(config, build_models(config))
+        steps[engine] = make_step(config, build_models(config, image_set(dataset)))
     return steps
 
 
@@ -148,7 +148,7 @@ def time_steps(step, batches, n):
 def bench_model(kind, *, steps=60, repeats=5, warmup=5, steps_per_call=Config.steps_per_call,
                 dataset="mnist", devices=1, arch="dense"):
     """Median ms/step per engine on `devices` devices, ratios, FLOPs, the measured matmul rate."""
-    batches = random_batches(kind, images_of=image_set(dataset))  # random: only shapes matter
+    batches = random_batches(kind, spec=image_set(dataset))  # random: only shapes matter
     with parallel.scope(parallel.data_parallel(devices)):  # the models, replicated per device
         engines = make_engines(kind, steps_per_call=steps_per_call, dataset=dataset, arch=arch)
         for step in engines.values():
@@ -158,7 +158,7 @@ def bench_model(kind, *, steps=60, repeats=5, warmup=5, steps_per_call=Config.st
         for _ in range(repeats):
             for name, step in engines.items():  # interleaved
                 samples[name].append(time_steps(step, batches, steps))
-    matmuls = step_matmuls(kind, images=image_set(dataset), arch=arch)
+    matmuls = step_matmuls(kind, spec=image_set(dataset), arch=arch)
     rate = matmul_rate(matmuls)
     flops = flops_of(matmuls)
     ms = {name: statistics.median(v) for name, v in samples.items()}

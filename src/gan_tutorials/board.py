@@ -17,6 +17,7 @@ if __name__ == "__main__":  # a CLI run: quiet TensorFlow's start-up lines befor
     quiet_tensorflow()
 
 import argparse
+import dataclasses
 import shutil
 import time
 from pathlib import Path
@@ -30,6 +31,7 @@ from tensorboard.plugins.scalar import metadata as scalar_metadata
 
 from gan_tutorials import runs
 from gan_tutorials.config import RUN_PLACE
+from gan_tutorials.train import Callback
 
 
 def log_folder(run_dir):
@@ -104,6 +106,22 @@ class EventLog:
     def close(self):
         """Flush and close the event file."""
         self.writer.close()
+
+
+class TrainingLog(Callback):
+    """RUN_DIR/logs as a run goes, as a training callback: every step, each epoch's row and grid."""
+
+    def __init__(self, config):
+        self.settings, self.log = dataclasses.asdict(config), None
+
+    def on_train_begin(self, run_dir, start_epoch, steps_per_epoch):
+        self.log = EventLog(run_dir, self.settings, steps_per_epoch, start_epoch)
+
+    def on_epoch_end(self, epoch):
+        self.log.epoch(epoch.row, epoch.losses, epoch.preview)
+
+    def on_train_end(self, history):
+        self.log.close()
 
 
 def rebuild(run_dir):

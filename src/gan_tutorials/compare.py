@@ -26,7 +26,7 @@ from gan_tutorials.data import image_set
 from gan_tutorials.models import GeneratorError, create_models, load_generator
 
 
-def summarize(run_dir):
+def read_run(run_dir):
     """One run folder's numbers, as a JSON-ready dict."""
     run_dir = Path(run_dir)
     config = runs.read_config(run_dir)
@@ -128,7 +128,7 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        summaries = [summarize(run_dir) for run_dir in args.run_dirs]
+        summaries = [read_run(run_dir) for run_dir in args.run_dirs]
     except (runs.RunError, GeneratorError, OSError, KeyError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     print(table(summaries))

@@ -8,10 +8,30 @@ CLIs check their numbers with the same `bounded` types.
 
 import argparse
 import dataclasses
+import math
 import os
 import types
 import typing
 from dataclasses import dataclass, field
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageSet:
+    """A labelled grey-image dataset's shape and classes: their one home in the package."""
+
+    name: str  # the tfds name
+    image_shape: tuple  # (rows, columns, channels)
+    num_classes: int  # labels are 0 .. num_classes - 1
+    class_names: tuple = ()  # from tfds metadata: "T-shirt/top", ...; digits for MNIST
+
+    @property
+    def pixels(self):
+        """Values per image: 784 for MNIST, the generator's last Dense width."""
+        return math.prod(self.image_shape)
+
+
+MNIST = ImageSet("mnist", (28, 28, 1), 10, tuple("0123456789"))
+
 
 KINDS = ("gan", "cgan")
 ARCHS = ("dense", "conv")
@@ -83,6 +103,8 @@ class Config:
     def __post_init__(self):
         if self.learning_rate is None:  # the arch's default, so config.json states the number
             object.__setattr__(self, "learning_rate", LEARNING_RATES.get(self.arch))
+        for f in dataclasses.fields(self):  # the flags' rules, for a config built in code too
+            check_field(f, getattr(self, f.name))
 
     @property
     def run_dir(self):
@@ -101,7 +123,7 @@ RUN_PLACE = ("out", "data_dir", "resume", "overwrite", "quiet")
 # Fields that only steer a run, not what it learns: a resume may change them.
 # (The engines do the same math on the same draws, so the engine is one.)
 # (Nor does the device count: a checkpoint holds plain arrays.)
-RUN_CONTROL = (*RUN_PLACE, "epochs", "eval_every", "engine", "steps_per_call", "devices")
+RESUME_MAY_CHANGE = (*RUN_PLACE, "epochs", "eval_every", "engine", "steps_per_call", "devices")
 
 
 # Names a field had in older run folders' config.json, and its name now.
@@ -115,7 +137,7 @@ def bounded(type_, low=None, below=None):
             value = type_(text)
         except ValueError:
             noun = {int: "an integer", float: "a number"}[type_]
-            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
         if low is not None and value < low:
             raise argparse.ArgumentTypeError(f"must be >= {low}, got {text}")
         if below is not None and value >= below:
@@ -140,6 +162,37 @@ def devices_flag(text):
 PARSERS = {"devices": devices_flag}  # fields whose flag takes its own parser
 
 
+def flag(name):
+    """The command-line flag of a Config field: batch_size -> --batch-size."""
+    return "--" + name.replace("_", "-")
+
+
+def check_field(f, value):
+    """Raise ValueError naming the flag unless value keeps the field's choices and bounds."""
+    meta = f.metadata
+    if "choices" in meta and value not in meta["choices"]:
+        raise ValueError(f"{flag(f.name)}: invalid choice: {value!r} "
+                         f"(choose from {', '.join(meta['choices'])})")
+    try:
+        if "parse" in meta:
+            PARSERS[meta["parse"]](str(value))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            bounded(type(value), meta.get("min"), meta.get("below"))(str(value))
+    except argparse.ArgumentTypeError as err:
+        raise ValueError(f"{flag(f.name)}: {err}") from None
+
+
+def as_flags(config, skip=()):
+    """The flags that rebuild `config`: one per field off its default, but those in skip."""
+    flags = []
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.name in skip or value == f.default or value is False:
+            continue
+        flags += [flag(f.name)] if value is True else [flag(f.name), str(value)]
+    return flags
+
+
 def _base_type(annotation):
     """The non-None type of an annotation such as `int | None`."""
     if isinstance(annotation, types.UnionType):
@@ -153,7 +206,7 @@ def add_config_flags(parser, cls=Config, skip=()):
         if f.name in skip:
             continue
         meta, type_ = f.metadata, _base_type(f.type)
-        flags = ("--" + f.name.replace("_", "-"), *meta.get("aliases", ()))
+        flags = (flag(f.name), *meta.get("aliases", ()))
         if type_ is bool:
             parser.add_argument(*flags, dest=f.name, action="store_true", help=meta.get("help"))
             continue

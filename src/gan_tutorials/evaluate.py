@@ -31,12 +31,16 @@ import numpy as np
 from scipy import ndimage
 
 from gan_tutorials import data, figures, runs
-from gan_tutorials.config import bounded
-from gan_tutorials.data import MNIST, image_set
+from gan_tutorials.config import MNIST, bounded
+from gan_tutorials.data import image_set
 from gan_tutorials.judge import feature_reader, get_judge, judge_card, judge_outputs
-from gan_tutorials.models import (GeneratorError, check_generator, draw, is_conditional,
-                                   load_generator)
+from gan_tutorials.models import GeneratorError, check_generator, draw, is_conditional, load_generator
+from gan_tutorials.train import Callback
 
+# The judge's scores that --eval-every adds to history.csv, per kind (ema_...: the average's).
+TRACK_COLUMNS = {"cgan": ("accuracy", "min_class_accuracy", "confidence", "frechet_distance"),
+                 "gan": ("entropy", "classes_covered", "confidence", "frechet_distance")}
+TRACK_PER_CLASS = 200  # 2,000 digits per check: a few seconds, noise ~1%
 COVERED_SHARE = 0.02  # a class counts as drawn when it has >= 2% of the samples
 INK = 0.5  # a pixel is ink when it is at least half-way from background to full intensity
 SPECK = 2  # a blob of at most this many ink pixels is a speck
@@ -93,7 +97,8 @@ def class_metrics(predicted, labels=None, num_classes=MNIST.num_classes):
     nonzero = shares[shares > 0]
     metrics = {"class_shares": shares.round(4).tolist(),
                "classes_covered": int((shares >= COVERED_SHARE).sum()),
-               "entropy": float(-(nonzero * np.log(nonzero)).sum() / np.log(len(shares))) + 0.0}  # + 0.0: no -0
+               # + 0.0: a single class gives 0.0, not -0.0
+               "entropy": float(-(nonzero * np.log(nonzero)).sum() / np.log(len(shares))) + 0.0}
     if labels is not None:
         labels = np.asarray(labels)
         confusion = np.zeros((len(shares), len(shares)), np.int64)
@@ -145,19 +150,55 @@ def generate(generator, per_class, seed=0, *, batch_size=1000, classes=MNIST.num
 def evaluate_generator(generator, judge=None, per_class=1000, seed=0, *, reference=None,
                        data_dir=None, dataset="mnist"):
     """All metrics of a generator of `dataset`, as a JSON-ready dict (the notebook API)."""
-    images_of = image_set(dataset)
-    check_generator(generator, images=images_of)
+    spec = image_set(dataset)
+    check_generator(generator, spec=spec)
     judge = judge if judge is not None else get_judge(dataset, data_dir)
     reference = reference if reference is not None else reference_stats(judge, dataset, data_dir)
     start = time.perf_counter()
-    images, labels = generate(generator, per_class, seed, classes=images_of.num_classes)
+    images, labels = generate(generator, per_class, seed, classes=spec.num_classes)
     metrics = score_images(judge, images, labels, reference["features"])
     metrics.update(kind="cgan" if labels is not None else "gan", dataset=dataset,
-                   class_names=list(images_of.class_names), samples=len(images), seed=seed,
+                   class_names=list(spec.class_names), samples=len(images), seed=seed,
                    frechet_floor=reference["floor"],
                    **{f"real_{key}": value for key, value in reference["real"].items()},
                    seconds=round(time.perf_counter() - start, 2))
     return metrics
+
+
+class JudgeEvery(Callback):
+    """--eval-every K as a training callback: every K epochs, the judge's scores in the row.
+
+    Scores G and, with --ema, its average (columns prefixed ema_); at the end
+    of the run draws RUN_DIR/quality.png from the history.
+    """
+
+    def __init__(self, config, per_class=TRACK_PER_CLASS):
+        self.config, self.per_class = config, per_class
+        self.reader = self.reference = self.run_dir = None
+
+    def on_train_begin(self, run_dir, start_epoch, steps_per_epoch):
+        self.run_dir = run_dir
+        if self.config.eval_every and self.reader is None:  # the judge once, only when asked
+            self.reader = feature_reader(get_judge(self.config.dataset, self.config.data_dir))
+            self.reference = reference_stats(self.reader, self.config.dataset, self.config.data_dir)
+
+    def on_epoch_end(self, epoch):
+        if not self.config.eval_every or epoch.number % self.config.eval_every:
+            return
+        for name, generator in epoch.models.generators().items():
+            metrics = evaluate_generator(generator, self.reader, self.per_class, self.config.seed,
+                                         reference=self.reference, dataset=self.config.dataset)
+            prefix = "ema_" if name.endswith("-ema") else ""
+            epoch.row.update({prefix + k: metrics[k] if isinstance(metrics[k], int)
+                              else round(float(metrics[k]), 4)
+                              for k in TRACK_COLUMNS[self.config.kind]})
+
+    def on_train_end(self, history):
+        if any(row.get("frechet_distance") not in (None, "") for row in history):
+            scores = [c for c in TRACK_COLUMNS[self.config.kind]
+                      if c not in ("frechet_distance", "classes_covered")]
+            figures.plot_quality(self.run_dir / "quality.png", history, scores,
+                                 title=f"{self.run_dir.name}: the judge's verdict per epoch")
 
 
 def grid_order(kind, count, rows=GRID_ROWS, classes=MNIST.num_classes):
@@ -195,29 +236,39 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if (args.run_dir is None) == (args.generator is None):
         parser.error("give a RUN_DIR or --generator FILE (one of them)")
-    source = Path(args.generator or args.run_dir)
-    out = Path(args.out or (source.parent if args.generator else source))
-    dataset = args.dataset or runs.dataset_of(source)
+    start = time.perf_counter()
     try:
-        images_of = image_set(dataset)
-        generator = load_generator(source, images=images_of)
+        metrics = evaluate_run(args.generator or args.run_dir, args.out, per_class=args.per_class,
+                               seed=args.seed, dataset=args.dataset, data_dir=args.data_dir)
     except (GeneratorError, data.DataError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
-    start = time.perf_counter()
-    judge = feature_reader(get_judge(dataset, args.data_dir))
-    metrics = evaluate_generator(generator, judge, args.per_class, args.seed,
-                                 data_dir=args.data_dir, dataset=dataset)
+    print(headline(metrics) + f"  ({time.perf_counter() - start:.1f}s in all)")
+
+
+def evaluate_run(source, out=None, *, per_class=1000, seed=0, dataset=None, data_dir=None):
+    """Score a run folder's (or a .keras file's) generator; write metrics.json and eval/*.png.
+
+    Writes to `out` (default: the run folder, or the .keras file's folder) and
+    returns the metrics. The dataset is the run folder's unless given.
+    """
+    source = Path(source)
+    out = Path(out or (source if source.is_dir() else source.parent))
+    dataset = dataset or runs.dataset_of(source)
+    spec = image_set(dataset)
+    generator = load_generator(source, spec=spec)
+    judge = feature_reader(get_judge(dataset, data_dir))
+    metrics = evaluate_generator(generator, judge, per_class, seed, data_dir=data_dir,
+                                 dataset=dataset)
     metrics["generator"] = str(source)
     metrics["judge_per_class_accuracy"] = judge_card(dataset).get("per_class_accuracy")
-    images, _ = generate(generator, min(args.per_class, GRID_ROWS), args.seed,
-                         classes=images_of.num_classes)
-    order = grid_order(metrics["kind"], len(images), classes=images_of.num_classes)
+    images, _ = generate(generator, min(per_class, GRID_ROWS), seed, classes=spec.num_classes)
+    order = grid_order(metrics["kind"], len(images), classes=spec.num_classes)
     figures.save_evaluation(out / "eval", metrics, images[order], COVERED_SHARE)
     runs.write_json(out / "metrics.json", metrics)
-    print(summary(metrics) + f"  ({time.perf_counter() - start:.1f}s in all)")
+    return metrics
 
 
-def summary(metrics):
+def headline(metrics):
     """One line of the headline numbers."""
     head = (f"accuracy {metrics['accuracy']:.3f} (worst class {metrics['min_class_accuracy']:.3f})"
             if metrics["kind"] == "cgan" else

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from gan_tutorials import figures, morphometry, runs
-from gan_tutorials.config import bounded
-from gan_tutorials.data import MNIST, image_set
+from gan_tutorials.config import MNIST, bounded
+from gan_tutorials.data import image_set
 from gan_tutorials.models import GeneratorError, draw, load_generator
 
 IMAGE = MNIST.image_shape  # (28, 28, 1)
@@ -254,25 +254,39 @@ def main(argv=None):
     parser.add_argument("--seed", type=bounded(int, 0), default=0, help="seed of the sampled noise")
     parser.add_argument("--out", help="output folder (default RUN_DIR/explore)")
     args = parser.parse_args(argv)
-    source = Path(args.run_dir)
-    dataset = runs.dataset_of(source)
     try:
-        generator = load_generator(source, need_conditional=True, images=image_set(dataset))
+        numbers, out = explore_run(args.run_dir, args.out, samples=args.samples,
+                                   digits=args.digits, seed=args.seed)
     except GeneratorError as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
-    out = Path(args.out or (source if source.is_dir() else source.parent) / "explore")
-    if dataset != MNIST.name:  # slant and stroke thickness are measures of handwriting
-        save_class_grid(out, class_grid(generator, args.seed), image_set(dataset).class_names)
-        print(f"{dataset}: wrote the feature grid to {out / 'grid.png'}. The style measures "
-              "(slant, stroke thickness) and the categories, scaling and sums built on them are "
-              "defined for handwritten digits only, so they are not drawn here")
+    if numbers is None:
+        print(f"{runs.dataset_of(args.run_dir)}: wrote the feature grid to {out / 'grid.png'}. "
+              "The style measures (slant, stroke thickness) and the categories, scaling and sums "
+              "built on them are defined for handwritten digits only, so they are not drawn here")
         return
-    numbers, images = explore(generator, args.samples, args.digits, args.seed)
+    print(headline(numbers) + f"\nwrote {out}")
+
+
+def explore_run(source, out=None, *, samples=2000, digits=TUTORIAL_DIGITS, seed=0):
+    """Explore a cgan run folder's (or .keras file's) generator and write the figures.
+
+    Writes to `out` (default RUN_DIR/explore). Returns (the numbers of
+    explore.json, the folder); the numbers are None for a dataset other than
+    MNIST, where only the feature grid is drawn.
+    """
+    source = Path(source)
+    dataset = runs.dataset_of(source)
+    generator = load_generator(source, need_conditional=True, spec=image_set(dataset))
+    out = Path(out or (source if source.is_dir() else source.parent) / "explore")
+    if dataset != MNIST.name:  # slant and stroke thickness are measures of handwriting
+        save_class_grid(out, class_grid(generator, seed), image_set(dataset).class_names)
+        return None, out
+    numbers, images = explore(generator, samples, list(digits), seed)
     save_explore(out, numbers, images)
-    print(summary(numbers) + f"\nwrote {out}")
+    return numbers, out
 
 
-def summary(numbers):
+def headline(numbers):
     """A few lines of the headline numbers."""
     lines = [f"noise share of style in the grid: slant {numbers['grid_noise_share']['slant']:.2f}, "
              f"thickness {numbers['grid_noise_share']['thickness']:.2f} (1/10 = no effect)"]

@@ -130,14 +130,23 @@ def plot_shares(path, shares, *, title, threshold, class_names=None):
 
 
 def plot_quality(path, history, score_columns, *, title):
-    """Quality against epoch: scores in [0, 1] left, Frechet distance right."""
+    """Quality against epoch: scores in [0, 1] left, Frechet distance right (dashed: --ema's average)."""
     rows = [r for r in history if r.get("frechet_distance") not in (None, "")]
     fig = Figure(figsize=(9, 3.5))
     left, right = fig.subplots(1, 2)
     epochs = [r["epoch"] for r in rows]
+    averaged = rows[0].get("ema_frechet_distance") not in (None, "")  # --ema: the average too
     for column in score_columns:
-        left.plot(epochs, [r[column] for r in rows], marker=".", label=column)
-    right.plot(epochs, [r["frechet_distance"] for r in rows], marker=".", color="tab:red")
+        line, = left.plot(epochs, [r[column] for r in rows], marker=".", label=column)
+        if averaged:
+            left.plot(epochs, [r[f"ema_{column}"] for r in rows], ls="--", color=line.get_color(),
+                      label=f"{column} (average)")
+    right.plot(epochs, [r["frechet_distance"] for r in rows], marker=".", color="tab:red",
+               label="G")
+    if averaged:
+        right.plot(epochs, [r["ema_frechet_distance"] for r in rows], ls="--", color="tab:red",
+                   label="averaged G")
+        right.legend(fontsize=8)
     left.set(xlabel="epoch", ylim=(0, 1.02), title="judge's scores")
     right.set(xlabel="epoch", ylabel="Frechet distance (lower is better)", title="distance to MNIST")
     left.legend(fontsize=8)

@@ -25,7 +25,7 @@ import keras
 import numpy as np
 
 from gan_tutorials import data, runs
-from gan_tutorials.data import MNIST
+from gan_tutorials.config import MNIST
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,9 +45,9 @@ OTHER_RECIPE = JUDGE_RECIPES["fashion_mnist"]  # another dataset: as hard as Fas
 FEATURE_LAYER = "features"  # the judge's penultimate layer, used for the distance
 
 
-def create_judge(images=MNIST):
+def create_judge(spec=MNIST):
     """A small CNN for 28x28 images in [-1, 1]; softmax over the dataset's classes."""
-    image = keras.Input(images.image_shape, name="image")  # (n, 28, 28, 1) in [-1, 1]
+    image = keras.Input(spec.image_shape, name="image")  # (n, 28, 28, 1) in [-1, 1]
     x = keras.layers.Conv2D(32, 3, activation="relu")(image)
     x = keras.layers.MaxPooling2D()(x)
     x = keras.layers.Conv2D(64, 3, activation="relu")(x)
@@ -56,8 +56,8 @@ def create_judge(images=MNIST):
     x = keras.layers.Dropout(0.25)(x)  # dropout: ~99.2% instead of ~98.9% on test
     features = keras.layers.Dense(128, activation="relu", name=FEATURE_LAYER)(x)
     x = keras.layers.Dropout(0.25)(features)
-    probs = keras.layers.Dense(images.num_classes, activation="softmax", name="probs")(x)
-    return keras.Model(image, probs, name=f"{images.name}_judge")
+    probs = keras.layers.Dense(spec.num_classes, activation="softmax", name="probs")(x)
+    return keras.Model(image, probs, name=f"{spec.name}_judge")
 
 
 def recipe_for(dataset="mnist"):
@@ -65,10 +65,10 @@ def recipe_for(dataset="mnist"):
     return JUDGE_RECIPES.get(dataset, OTHER_RECIPE)
 
 
-def fit_member(x, y, epochs, seed, *, verbose=1, images=MNIST):
+def fit_member(x, y, epochs, seed, *, verbose=1, spec=MNIST):
     """One CNN fitted on images in [-1, 1] from `seed`."""
     keras.utils.set_random_seed(seed)
-    member = create_judge(images)
+    member = create_judge(spec)
     member.compile(optimizer=keras.optimizers.Adam(1e-3),
                    loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     member.fit(x, y, batch_size=128, epochs=epochs,
@@ -76,7 +76,7 @@ def fit_member(x, y, epochs, seed, *, verbose=1, images=MNIST):
     return member
 
 
-def assemble(members, images=MNIST):
+def assemble(members, spec=MNIST):
     """One judge from its members: probabilities averaged, features side by side.
 
     Both are outputs: `feature_reader` would find no path to a features layer
@@ -84,25 +84,25 @@ def assemble(members, images=MNIST):
     """
     if len(members) == 1:
         return members[0]
-    image = keras.Input(images.image_shape, name="image")  # (n, 28, 28, 1)
+    image = keras.Input(spec.image_shape, name="image")  # (n, 28, 28, 1)
     outputs = [keras.Model(m.input, [m.output, m.get_layer(FEATURE_LAYER).output],
                            name=f"member_{k}")(image) for k, m in enumerate(members)]
     probs = keras.layers.Average(name="probs")([p for p, _ in outputs])  # (n, classes)
     features = keras.layers.Concatenate(name=FEATURE_LAYER)([f for _, f in outputs])  # (n, 128k)
-    return keras.Model(image, [probs, features], name=f"{images.name}_judge")
+    return keras.Model(image, [probs, features], name=f"{spec.name}_judge")
 
 
 def train_judge(train_xy, test_xy, recipe=JUDGE_RECIPES["mnist"], seed=0, *, verbose=1,
-                images=MNIST):
+                spec=MNIST):
     """Fit the judge on uint8 images; return (model, test accuracy, accuracy per class)."""
     x, y = np.asarray(data.scale_images(train_xy[0])), np.asarray(train_xy[1])
-    judge = assemble([fit_member(x, y, recipe.epochs, seed + k, verbose=verbose, images=images)
-                      for k in range(recipe.members)], images)
+    judge = assemble([fit_member(x, y, recipe.epochs, seed + k, verbose=verbose, spec=spec)
+                      for k in range(recipe.members)], spec)
     x_test, y_test = np.asarray(data.scale_images(test_xy[0])), np.asarray(test_xy[1])
     predicted = judge_outputs(judge, x_test)[0].argmax(1)
     # Per class on real images: the ceiling to read a generator's accuracy against.
     per_class = [round(float((predicted[y_test == c] == c).mean()), 4)
-                 for c in range(images.num_classes)]
+                 for c in range(spec.num_classes)]
     return judge, float((predicted == y_test).mean()), per_class
 
 
@@ -141,8 +141,8 @@ def get_judge(dataset="mnist", data_dir=None, *, folder=None, verbose=1, arrays=
     if arrays is None:
         data.ensure(dataset, data_dir)
         arrays = data.load(dataset, data_dir)
-    images = data.image_set(dataset)
-    judge, accuracy, per_class = train_judge(*arrays, recipe, verbose=verbose, images=images)
+    spec = data.image_set(dataset)
+    judge, accuracy, per_class = train_judge(*arrays, recipe, verbose=verbose, spec=spec)
     save_judge(folder, judge, accuracy, recipe, per_class=per_class)
     return judge
 

@@ -17,42 +17,41 @@ import keras
 import numpy as np
 from keras import layers
 
-from gan_tutorials.config import Config
-from gan_tutorials.data import MNIST
+from gan_tutorials.config import MNIST, Config
 
 NOISE_DIM = Config.noise_dim  # the tutorial's 100: one default, the config's
 CONV_WIDTH = 40  # channels of the conv pair's 14x14 layer (twice that at 7x7): see docs/conv.md
 
 
-def create_generator(noise_dim=NOISE_DIM, images=MNIST):
+def create_generator(noise_dim=NOISE_DIM, spec=MNIST):
     """Dense generator: noise -> 256/512/1024 ReLU -> 784 tanh image."""
     noise = keras.Input((noise_dim,), name="noise")  # (n, 100)
     x = noise
     x = layers.Dense(256, activation="relu")(x)
     x = layers.Dense(512, activation="relu")(x)
     x = layers.Dense(1024, activation="relu")(x)
-    x = layers.Dense(images.pixels, activation="tanh")(x)  # (n, 784); tanh: data in [-1, 1]
-    image = layers.Reshape(images.image_shape, name="image")(x)  # (n, 28, 28, 1)
+    x = layers.Dense(spec.pixels, activation="tanh")(x)  # (n, 784); tanh: data in [-1, 1]
+    image = layers.Reshape(spec.image_shape, name="image")(x)  # (n, 28, 28, 1)
     return keras.Model(noise, image, name="generator")
 
 
-def create_conditional_generator(noise_dim=NOISE_DIM, images=MNIST):
+def create_conditional_generator(noise_dim=NOISE_DIM, spec=MNIST):
     """Conditional generator: [noise, one-hot] -> same stack -> [image, label]."""
     noise = keras.Input((noise_dim,), name="noise")  # (n, 100)
-    label = keras.Input((images.num_classes,), name="label")  # (n, 10)
+    label = keras.Input((spec.num_classes,), name="label")  # (n, 10)
     x = layers.Concatenate()([noise, label])  # (n, 110)
     x = layers.Dense(256, activation="relu")(x)
     x = layers.Dense(512, activation="relu")(x)
     x = layers.Dense(1024, activation="relu")(x)
-    x = layers.Dense(images.pixels, activation="tanh")(x)
-    image = layers.Reshape(images.image_shape, name="image")(x)  # (n, 28, 28, 1)
+    x = layers.Dense(spec.pixels, activation="tanh")(x)
+    image = layers.Reshape(spec.image_shape, name="image")(x)  # (n, 28, 28, 1)
     # The label passes through so the GAN can feed D the pair [image, label].
     return keras.Model([noise, label], [image, label], name="conditional_generator")
 
 
-def create_discriminator(images=MNIST):
+def create_discriminator(spec=MNIST):
     """Dense discriminator: image -> 1024/512/256 ReLU -> P(real)."""
-    image = keras.Input(images.image_shape, name="image")  # (n, 28, 28, 1)
+    image = keras.Input(spec.image_shape, name="image")  # (n, 28, 28, 1)
     x = layers.Flatten()(image)  # (n, 784)
     x = layers.Dense(1024, activation="relu")(x)
     x = layers.Dense(512, activation="relu")(x)
@@ -61,10 +60,10 @@ def create_discriminator(images=MNIST):
     return keras.Model(image, x, name="discriminator")
 
 
-def create_conditional_discriminator(images=MNIST):
+def create_conditional_discriminator(spec=MNIST):
     """Conditional discriminator: [image, one-hot] -> ... -> 128 ReLU -> P(real)."""
-    image = keras.Input(images.image_shape, name="image")  # (n, 28, 28, 1)
-    label = keras.Input((images.num_classes,), name="label")  # (n, 10)
+    image = keras.Input(spec.image_shape, name="image")  # (n, 28, 28, 1)
+    label = keras.Input((spec.num_classes,), name="label")  # (n, 10)
     x = layers.Flatten()(image)  # (n, 784)
     x = layers.Dense(1024, activation="relu")(x)
     x = layers.Dense(512, activation="relu")(x)
@@ -95,11 +94,11 @@ def create_conditional_discriminator(images=MNIST):
 # fused conv epoch costs under 5x a fused dense one on TensorFlow (4.7x on two
 # cores; on JAX, whose CPU convolutions are slower, 9.9x).
 
-def create_conv_generator(noise_dim=NOISE_DIM, images=MNIST, width=CONV_WIDTH):
+def create_conv_generator(noise_dim=NOISE_DIM, spec=MNIST, width=CONV_WIDTH):
     """Conv generator: noise -> 7x7x(2 width) -> 14x14x width -> 28x28x1 tanh image."""
     noise = keras.Input((noise_dim,), name="noise")  # (n, 100)
     x = noise
-    rows, cols, channels = images.image_shape
+    rows, cols, channels = spec.image_shape
     x = layers.Dense(rows // 4 * cols // 4 * 2 * width, activation="relu")(x)
     x = layers.Reshape((rows // 4, cols // 4, 2 * width))(x)  # (n, 7, 7, 80)
     x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", activation="relu")(x)
@@ -108,12 +107,12 @@ def create_conv_generator(noise_dim=NOISE_DIM, images=MNIST, width=CONV_WIDTH):
     return keras.Model(noise, image, name="conv_generator")
 
 
-def create_conditional_conv_generator(noise_dim=NOISE_DIM, images=MNIST, width=CONV_WIDTH):
+def create_conditional_conv_generator(noise_dim=NOISE_DIM, spec=MNIST, width=CONV_WIDTH):
     """Conditional conv generator: [noise, one-hot] -> same stack -> [image, label]."""
     noise = keras.Input((noise_dim,), name="noise")  # (n, 100)
-    label = keras.Input((images.num_classes,), name="label")  # (n, 10)
+    label = keras.Input((spec.num_classes,), name="label")  # (n, 10)
     x = layers.Concatenate()([noise, label])  # (n, 110)
-    rows, cols, channels = images.image_shape
+    rows, cols, channels = spec.image_shape
     x = layers.Dense(rows // 4 * cols // 4 * 2 * width, activation="relu")(x)
     x = layers.Reshape((rows // 4, cols // 4, 2 * width))(x)  # (n, 7, 7, 80)
     x = layers.Conv2DTranspose(width, 4, strides=2, padding="same", activation="relu")(x)
@@ -122,9 +121,9 @@ def create_conditional_conv_generator(noise_dim=NOISE_DIM, images=MNIST, width=C
     return keras.Model([noise, label], [image, label], name="conditional_conv_generator")
 
 
-def create_conv_discriminator(images=MNIST, width=CONV_WIDTH):
+def create_conv_discriminator(spec=MNIST, width=CONV_WIDTH):
     """Conv discriminator: image -> 14x14x width -> 7x7x(2 width) -> 128 ReLU -> P(real)."""
-    image = keras.Input(images.image_shape, name="image")  # (n, 28, 28, 1)
+    image = keras.Input(spec.image_shape, name="image")  # (n, 28, 28, 1)
     x = layers.Conv2D(width, 4, strides=2, padding="same")(image)
     x = layers.LeakyReLU(0.2)(x)  # (n, 14, 14, 40)
     x = layers.Conv2D(2 * width, 4, strides=2, padding="same")(x)
@@ -135,10 +134,10 @@ def create_conv_discriminator(images=MNIST, width=CONV_WIDTH):
     return keras.Model(image, x, name="conv_discriminator")
 
 
-def create_conditional_conv_discriminator(images=MNIST, width=CONV_WIDTH):
+def create_conditional_conv_discriminator(spec=MNIST, width=CONV_WIDTH):
     """Conditional conv discriminator: [image, one-hot] -> ... + 14x14 label maps -> P(real)."""
-    image = keras.Input(images.image_shape, name="image")  # (n, 28, 28, 1)
-    label = keras.Input((images.num_classes,), name="label")  # (n, 10)
+    image = keras.Input(spec.image_shape, name="image")  # (n, 28, 28, 1)
+    label = keras.Input((spec.num_classes,), name="label")  # (n, 10)
     x = layers.Conv2D(width, 4, strides=2, padding="same")(image)
     x = layers.LeakyReLU(0.2)(x)  # (n, 14, 14, 40)
     x = layers.Concatenate()([x, label_maps(label, x.shape[1:3])])  # (n, 14, 14, 50)
@@ -200,13 +199,13 @@ FACTORIES = {  # (arch, kind) -> (generator factory, discriminator factory)
 }
 
 
-def create_models(kind, noise_dim=NOISE_DIM, images=MNIST, arch="dense"):
+def create_models(kind, noise_dim=NOISE_DIM, spec=MNIST, arch="dense"):
     """Return (generator, discriminator) for kind "gan" or "cgan" of arch "dense" or "conv"."""
     if (arch, kind) not in FACTORIES:
         raise ValueError(f"unknown model kind {kind!r} or arch {arch!r}: expected 'gan' or "
                          "'cgan', and 'dense' or 'conv'")
     make_generator, make_discriminator = FACTORIES[arch, kind]
-    return make_generator(noise_dim, images), make_discriminator(images)
+    return make_generator(noise_dim, spec), make_discriminator(spec)
 
 
 # --- reading a trained generator back -------------------------------------------
@@ -215,7 +214,7 @@ class GeneratorError(RuntimeError):
     """A file or model is not a usable tutorial generator; the message says what was expected."""
 
 
-def check_generator(model, need_conditional=None, images=MNIST):
+def check_generator(model, need_conditional=None, spec=MNIST):
     """Raise GeneratorError unless model looks like a tutorial generator.
 
     A generator takes noise (n, k) [and a one-hot (n, 10)] and returns an
@@ -225,14 +224,14 @@ def check_generator(model, need_conditional=None, images=MNIST):
         raise GeneratorError(f"expected a Keras generator model, got {type(model).__name__}")
     shapes = [tuple(t.shape) for t in model.inputs]
     out = tuple(model.outputs[0].shape)
-    if shapes and shapes[0][1:] == images.image_shape:
+    if shapes and shapes[0][1:] == spec.image_shape:
         raise GeneratorError(f"{model.name!r} takes images, so it is a discriminator; "
                              "expected a generator (noise -> image)")
-    if len(shapes[0]) != 2 or out[1:] != images.image_shape or len(shapes) > 2 or (
-            len(shapes) == 2 and shapes[1][1:] != (images.num_classes,)):
+    if len(shapes[0]) != 2 or out[1:] != spec.image_shape or len(shapes) > 2 or (
+            len(shapes) == 2 and shapes[1][1:] != (spec.num_classes,)):
         raise GeneratorError(f"{model.name!r} is not a tutorial generator: expected inputs "
-                             f"noise (n, k) [+ one-hot (n, {images.num_classes})] and an image "
-                             f"output (n, {', '.join(map(str, images.image_shape))}); got inputs "
+                             f"noise (n, k) [+ one-hot (n, {spec.num_classes})] and an image "
+                             f"output (n, {', '.join(map(str, spec.image_shape))}); got inputs "
                              f"{shapes} and output {out}")
     if need_conditional is not None and is_conditional(model) != need_conditional:
         kinds = {True: ("a conditional", "cgan"), False: ("an unconditional", "gan")}
@@ -241,7 +240,7 @@ def check_generator(model, need_conditional=None, images=MNIST):
                              f"{kinds[need_conditional][1]} run)")
 
 
-def load_generator(path, need_conditional=None, images=MNIST):
+def load_generator(path, need_conditional=None, spec=MNIST):
     """Load and check a generator (of the dataset `images`) from a .keras file or a run folder."""
     path = Path(path)
     if path.is_dir():
@@ -252,5 +251,5 @@ def load_generator(path, need_conditional=None, images=MNIST):
         model = keras.models.load_model(path, compile=False)
     except Exception as err:  # keras raises many types for a bad file
         raise GeneratorError(f"{path} is not a Keras model file ({type(err).__name__})") from err
-    check_generator(model, need_conditional, images)
+    check_generator(model, need_conditional, spec)
     return model

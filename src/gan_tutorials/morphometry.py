@@ -38,7 +38,7 @@ The tutorial sorts digits by these qualities by eye (step 4); `explore` and
     python -m gan_tutorials.morphometry --against REFERENCE.npz
 
 compares the measures with the toolkit's own on the same digits (MNIST test
-digits and generated ones; the file's layout is in `compare`) and times them;
+digits and generated ones; the file's layout is in `against_toolkit`) and times them;
 docs/control.md shows the result.
 """
 
@@ -48,7 +48,7 @@ if __name__ == "__main__":  # a CLI run: quiet TensorFlow's start-up lines befor
 
 import argparse
 import time
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from scipy.ndimage import correlate, distance_transform_edt, gaussian_filter1d, label
@@ -85,14 +85,14 @@ def to_ink(images):
     return np.clip((as_batch(images) + 1.0) / 2.0, 0.0, 1.0)
 
 
-@lru_cache(maxsize=None)
+@cache
 def resizer(size):
     """(SCALE * size, size) matrix of skimage's cubic resize (reflect mode) along one axis."""
     return resize(np.eye(size), (SCALE * size, size), order=3, mode="reflect",
                   anti_aliasing=False, clip=False)
 
 
-@lru_cache(maxsize=None)
+@cache
 def smoother(size):
     """(size, size) matrix of a Gaussian of sigma SIGMA (reflect mode) along one axis."""
     return gaussian_filter1d(np.eye(size), SIGMA, axis=0, mode="reflect")
@@ -129,7 +129,7 @@ def binarise(hires):
     return (hires >= low + THRESHOLD * (high - low)) & (high > low)  # a flat image has no ink
 
 
-@lru_cache(maxsize=None)
+@cache
 def medial_tables():
     """(keep, cornerness): 512-entry tables over the 3x3 neighbourhoods of a pixel.
 
@@ -248,7 +248,7 @@ def agreement(ours, theirs, sd):
             "mad_sd": float(np.abs(ours - theirs).mean() / sd)}
 
 
-def compare(reference, mnist_test_images):
+def against_toolkit(reference, mnist_test_images):
     """This module against the toolkit's measures of the same digits.
 
     reference: {"mnist_test_index": (n,), "mnist_<measure>": (n,), "generated_images":
@@ -281,7 +281,7 @@ def main(argv=None):
     except (OSError, ValueError) as err:
         parser.exit(2, f"{parser.prog}: error: --against {args.against}: {err}\n")
     measure(np.zeros((1, 28, 28), np.uint8))  # build the tables before timing
-    table, ms = compare(reference, data.read_offline_arrays(data.offline_file())["test"][0])
+    table, ms = against_toolkit(reference, data.read_offline_arrays(data.offline_file())["test"][0])
     print("| measure | set | r | mean diff (SD) | MAD (SD) |\n| --- | --- | ---: | ---: | ---: |")
     for m in ATTRIBUTES:
         for name, rows in table.items():

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_tutorials.config import RUN_CONTROL, RUN_PLACE, upgrade
+from gan_tutorials.config import RESUME_MAY_CHANGE, RUN_PLACE, flag, upgrade
 
 HISTORY_FIELDS = ["epoch", "d_loss", "g_loss", "seconds", "steps"]
 RESULT_FILES = ("config.json", "history.csv", "checkpoint.npz", "generator.keras")
@@ -169,13 +169,13 @@ def check_resumable(run_dir, config):
                        f"not {config.kind!r}; pass --kind {saved.get('kind')}")
     differ = settings_differ(saved, config)
     if differ:
-        flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in differ.items())
+        flags = " ".join(f"{flag(k)} {v}" for k, v in differ.items())
         raise RunError(f"--resume: settings differ from the saved run; pass {flags}")
 
 
 def settings_differ(saved, config):
     """{field: saved value} of what a saved config learned with that `config` does not."""
-    return {k: v for k, v in saved.items() if k not in RUN_CONTROL and getattr(config, k, v) != v}
+    return {k: v for k, v in saved.items() if k not in RESUME_MAY_CHANGE and getattr(config, k, v) != v}
 
 
 def clear_run_dir(run_dir):
@@ -209,7 +209,7 @@ def prepare_run_dir(run_dir, config, argv):
     # the folder keeps stating what it holds, and each resume's flags.
     saved = read_json(run_dir / "config.json")
     saved["config"].update({k: v for k, v in dataclasses.asdict(config).items()
-                            if k in RUN_CONTROL and k not in RUN_PLACE})
+                            if k in RESUME_MAY_CHANGE and k not in RUN_PLACE})
     saved["resumed"] = [*saved.get("resumed", []), argv]
     write_json(run_dir / "config.json", saved)
 

@@ -1,7 +1,7 @@
 """Tutorial step 2, one batch at a time: the alternating D / G update, three ways.
 
 Every engine makes the tutorial's four moves per batch:
-  1. draw noise, fake labels (cgan) and soft targets (`draw`, the one place
+  1. draw noise, fake labels (cgan) and soft targets (`randoms`, the one place
      that decides them: real ~ U(0.9, 1), fake ~ U(0, 0.1), G's ~ U(0.9, 1));
   2. make fakes with G;
   3. D step: D learns real vs fake on [real; fake] with the soft targets;
@@ -22,9 +22,9 @@ are `config.ENGINES`, the one list:
 All random numbers come from `Models.rng`, whose state is checkpointed: on
 TensorFlow a seeded `tf.random.Generator` (every number measured so far), on
 other Keras backends a seeded `keras.random.SeedGenerator`. Each engine's
-factory holds its own draws, and each calls the one `draw` outside its
-compiled update, in the same order: inside XLA the random kernels give other
-numbers, so this is what lets all three see the same numbers from one seed.
+factory calls the one `randoms` outside its compiled update, in the same
+order: inside XLA the random kernels give other numbers, so this is what
+lets all three see the same numbers from one seed.
 
 On JAX (`KERAS_BACKEND=jax`) the tutorial and train_on_batch engines run as
 they are, and `fused` is `jax_fused_step`: k batches' four moves in one
@@ -32,15 +32,14 @@ they are, and `fused` is `jax_fused_step`: k batches' four moves in one
 """
 
 import dataclasses
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from gan_tutorials import parallel
-from gan_tutorials.config import ENGINES
-from gan_tutorials.data import image_set
+from gan_tutorials.config import MNIST
 from gan_tutorials.models import create_gan, create_models, image_of
 
 
@@ -55,7 +54,8 @@ class Models:
     generator: keras.Model
     discriminator: keras.Model
     gan: keras.Model
-    rng: tf.random.Generator | keras.random.SeedGenerator  # every draw of every step
+    rng: tf.random.Generator | keras.random.SeedGenerator  # every random number of every step
+    num_classes: int  # of the dataset: the cgan's fake labels are drawn among them
     average: keras.Model | None = None  # --ema: G's twin holding its averaged weights
 
     def checkpoint_groups(self):
@@ -74,16 +74,15 @@ class Models:
                 **({"generator-ema": self.average} if self.average is not None else {})}
 
 
-def build_models(config):
-    """Fresh G, D and GAN with the tutorial's Adam (lr 1e-4, beta_1 0.5), seeded by config.
+def build_models(config, spec=MNIST):
+    """Fresh G, D and GAN for images of `spec`, with Adam (config's rate, beta_1 0.5), seeded.
 
     Keras leaves XLA off on CPU-only machines; switching it on makes each
     train_on_batch ~12% faster here (measured by `bench`). The tutorial's
     engine runs as written, without it.
     """
     keras.utils.set_random_seed(config.seed)  # the tutorial's seed: initial weights
-    generator, discriminator = create_models(config.kind, config.noise_dim,
-                                             image_set(config.dataset), config.arch)
+    generator, discriminator = create_models(config.kind, config.noise_dim, spec, config.arch)
     jit = config.engine != "tutorial"
     adam = lambda: keras.optimizers.Adam(learning_rate=config.learning_rate, beta_1=config.beta_1)
     discriminator.compile(optimizer=adam(), loss="binary_crossentropy", jit_compile=jit)
@@ -93,7 +92,8 @@ def build_models(config):
     # checkpoint can restore their slots before the first step of a resume.
     discriminator.optimizer.build(discriminator.trainable_variables)
     gan.optimizer.build(generator.trainable_variables)
-    return Models(generator, discriminator, gan, new_rng(config.seed), average_of(generator, config))
+    return Models(generator, discriminator, gan, new_rng(config.seed), spec.num_classes,
+                  average_of(generator, config))
 
 
 def average_of(generator, config):
@@ -161,7 +161,7 @@ def to_backend(batch):
     return tuple(np.asarray(b) for b in batch) if isinstance(batch, (tuple, list)) else np.asarray(batch)
 
 
-class Draws(NamedTuple):
+class Randoms(NamedTuple):
     """Every random number of one step (n = batch size)."""
 
     noise: tf.Tensor  # (n, noise_dim): G's input for the fakes of D's step
@@ -171,19 +171,18 @@ class Draws(NamedTuple):
     g_targets: tf.Tensor  # (n, 1): soft "real", what G wants D to say
 
 
-def draw(config, n, rng):
-    """Move 1: noise, fake labels and soft targets for a batch of n, from rng."""
+def randoms(config, n, rng, num_classes=MNIST.num_classes):
+    """Move 1: noise, fake labels (among num_classes) and soft targets for a batch of n."""
     noise = normal(rng, [n, config.noise_dim])  # (n, 100)
     # Soft labels keep D from growing over-confident, which would starve G of gradient.
     d_targets = keras.ops.concatenate([uniform(rng, [n, 1], 0.9, 1.0), uniform(rng, [n, 1], 0.0, 0.1)], 0)
     g_targets = uniform(rng, [n, 1], 0.9, 1.0)
     if not config.conditional:
-        return Draws(noise, None, d_targets, normal(rng, [n, config.noise_dim]), g_targets)
+        return Randoms(noise, None, d_targets, normal(rng, [n, config.noise_dim]), g_targets)
     # "notebook" keeps the tutorial's maxval=9 (exclusive): class 9 is never drawn.
-    num_classes = image_set(config.dataset).num_classes
     maxval = num_classes - (config.label_sampling == "notebook")
     labels = keras.ops.one_hot(integers(rng, [n], maxval), num_classes)
-    return Draws(noise, labels, d_targets, noise, g_targets)  # G's step reuses D's noise
+    return Randoms(noise, labels, d_targets, noise, g_targets)  # G's step reuses D's noise
 
 
 def split_batch(batch):
@@ -220,11 +219,11 @@ def train_on_batch_step(models, config):
     g, d, gan = models.generator, models.discriminator, models.gan
 
     def draw_and_fake(real):
-        draws = draw(config, real.shape[0], models.rng)
-        g_in = with_labels(draws.noise, draws.labels)
+        rnd = randoms(config, real.shape[0], models.rng, models.num_classes)
+        g_in = with_labels(rnd.noise, rnd.labels)
         fake = (image_of(g.predict(g_in, verbose=0)) if config.engine == "tutorial"
                 else image_of(g(g_in, training=False)))  # (n, 28, 28, 1)
-        return draws, fake
+        return rnd, fake
 
     def follow():
         update_average(models, config.ema)
@@ -234,58 +233,61 @@ def train_on_batch_step(models, config):
         # One traced graph: no predict() machinery, no op-by-op dispatch; fixed
         # batch shapes, so it traces once. (JAX dispatches each op compiled.)
         draw_and_fake, follow = tf.function(draw_and_fake), tf.function(follow)
+    averaging = models.average is not None
 
     def update(batch):
         """One batch: the four moves, top to bottom."""
         real, real_labels = split_batch(to_backend(batch))
         # 1-2. Draw, and make fakes with G (not trained here).
-        draws, fake = draw_and_fake(real)
+        rnd, fake = draw_and_fake(real)
         # 3. D step. Keras 3 reads `trainable` when a model's train function is
         #    first traced, not at compile time, so the tutorial's "compile D,
         #    freeze it, compile the GAN" would leave D frozen for its own step
         #    too. Setting it before each call keeps both cached functions right.
         d.trainable = True
-        d_loss = d.train_on_batch(discriminator_batch(real, real_labels, fake, draws.labels),
-                                  draws.d_targets)
+        d_loss = d.train_on_batch(discriminator_batch(real, real_labels, fake, rnd.labels),
+                                  rnd.d_targets)
         # 4. G step, through a frozen D: only G moves.
         d.trainable = False
-        g_loss = gan.train_on_batch(with_labels(draws.g_noise, draws.labels), draws.g_targets)
+        g_loss = gan.train_on_batch(with_labels(rnd.g_noise, rnd.labels), rnd.g_targets)
         # 5. --ema: G's averaged twin follows it.
-        follow()
+        if averaging:
+            follow()
         return float(d_loss), float(g_loss)
 
     def step(batches):
         return np.array([update(batch) for batch in batches], dtype=np.float64)  # (k, 2)
     # block 1: nothing to gain from more, each batch is its own calls
-    return Step(step, 1, (draw_and_fake, follow) if traced else ())
+    return Step(step, 1, ((draw_and_fake, follow) if averaging else (draw_and_fake,))
+                if traced else ())
 
 
 def fused_update(models, momentum=0.0):
-    """`update(batch, draws) -> (d_loss, g_loss)`: moves 2-4 for one batch, traceable."""
+    """`update(batch, rnd) -> (d_loss, g_loss)`: moves 2-4 for one batch, traceable."""
     g, d = models.generator, models.discriminator
     bce = keras.losses.BinaryCrossentropy()  # what compile(loss="binary_crossentropy") uses
     d.trainable = True  # read the variable lists once, in build order
     d_vars, g_vars = d.trainable_variables, g.trainable_variables
     d_opt, g_opt = d.optimizer, models.gan.optimizer
 
-    def update(batch, draws):
+    def update(batch, rnd):
         """One batch: the same moves as train_on_batch, with tapes."""
         real, real_labels = split_batch(batch)
         with tf.GradientTape() as g_tape:
             # 2. Make fakes, under G's tape: the cgan's G step reuses them, as
             #    G has not changed in between (the dense GAN draws new noise).
-            fake = image_of(g(with_labels(draws.noise, draws.labels), training=True))
+            fake = image_of(g(with_labels(rnd.noise, rnd.labels), training=True))
             # 3. D step: no part of G's gradient.
             with g_tape.stop_recording():
                 with tf.GradientTape() as d_tape:
-                    verdict = d(discriminator_batch(real, real_labels, fake, draws.labels),
+                    verdict = d(discriminator_batch(real, real_labels, fake, rnd.labels),
                                 training=True)
-                    d_loss = bce(draws.d_targets, verdict)
+                    d_loss = bce(rnd.d_targets, verdict)
                 d_opt.apply(d_tape.gradient(d_loss, d_vars), d_vars)
             # 4. G step: only G's variables get gradients, so D stays frozen.
-            if draws.labels is None:
-                fake = g(draws.g_noise, training=True)
-            g_loss = bce(draws.g_targets, d(with_labels(fake, draws.labels), training=True))
+            if rnd.labels is None:
+                fake = g(rnd.g_noise, training=True)
+            g_loss = bce(rnd.g_targets, d(with_labels(fake, rnd.labels), training=True))
         g_opt.apply(g_tape.gradient(g_loss, g_vars), g_vars)
         # 5. --ema: G's averaged twin follows it.
         update_average(models, momentum)
@@ -299,12 +301,13 @@ def fused_step(models, config):
 
     @tf.function  # 1. Draw in a plain graph: XLA's random kernels give other numbers.
     def draw_all(batches):
-        return [draw(config, split_batch(b)[0].shape[0], models.rng) for b in batches]
+        return [randoms(config, split_batch(b)[0].shape[0], models.rng, models.num_classes)
+                for b in batches]
 
     @tf.function(jit_compile=True)
-    def fused(batches, draws):
+    def fused(batches, rnd):
         # Unrolled: XLA overlaps one step's tail (G's Adam) with the next's start.
-        return tf.stack([tf.stack(update(b, d)) for b, d in zip(batches, draws)])  # (k, 2)
+        return tf.stack([tf.stack(update(b, d)) for b, d in zip(batches, rnd)])  # (k, 2)
 
     def step(batches):
         batches = tuple(batches)  # k batches: one trace per k, reused every epoch
@@ -318,7 +321,7 @@ def jax_fused_step(models, config):
     The weights and both Adams' slots travel through the jitted function as
     arrays (their buffers donated, so they are updated in place) and are
     written back to the Keras variables after each call, for previews and
-    checkpoints. The draws come from the same stream, in the same order, as
+    checkpoints. The random numbers come from the same stream, in the same order, as
     train_on_batch's, so both land on the same weights.
     """
     import jax  # only on the JAX backend
@@ -331,47 +334,47 @@ def jax_fused_step(models, config):
     variables = (g.trainable_variables, g.non_trainable_variables, d.trainable_variables,
                  d.non_trainable_variables, d_opt.variables, g_opt.variables, averaged)
 
-    def update(state, batch, draws):
+    def update(state, batch, rnd):
         """One batch: moves 2-5, as pure functions of the state."""
         g_tv, g_nv, d_tv, d_nv, d_ov, g_ov, a_tv = state
         real, real_labels = split_batch(batch)
         # 2. Make fakes with G as it is before this batch.
-        fake = image_of(g.stateless_call(g_tv, g_nv, with_labels(draws.noise, draws.labels),
+        fake = image_of(g.stateless_call(g_tv, g_nv, with_labels(rnd.noise, rnd.labels),
                                          training=True)[0])
 
         def d_loss_of(d_tv):  # 3. D step: real vs fake, soft targets
-            batch_in = discriminator_batch(real, real_labels, fake, draws.labels)
-            return bce(draws.d_targets, d.stateless_call(d_tv, d_nv, batch_in, training=True)[0])
+            batch_in = discriminator_batch(real, real_labels, fake, rnd.labels)
+            return bce(rnd.d_targets, d.stateless_call(d_tv, d_nv, batch_in, training=True)[0])
         d_loss, d_grads = jax.value_and_grad(d_loss_of)(d_tv)
         d_tv, d_ov = d_opt.stateless_apply(d_ov, d_grads, d_tv)
 
         def g_loss_of(g_tv):  # 4. G step through the updated D, whose weights are constants here
-            fake = image_of(g.stateless_call(g_tv, g_nv, with_labels(draws.g_noise, draws.labels),
+            fake = image_of(g.stateless_call(g_tv, g_nv, with_labels(rnd.g_noise, rnd.labels),
                                              training=True)[0])
-            verdict = d.stateless_call(d_tv, d_nv, with_labels(fake, draws.labels), training=True)[0]
-            return bce(draws.g_targets, verdict)
+            verdict = d.stateless_call(d_tv, d_nv, with_labels(fake, rnd.labels), training=True)[0]
+            return bce(rnd.g_targets, verdict)
         g_loss, g_grads = jax.value_and_grad(g_loss_of)(g_tv)
         g_tv, g_ov = g_opt.stateless_apply(g_ov, g_grads, g_tv)
         a_tv = moving_average(a_tv, g_tv, config.ema) if a_tv else a_tv  # 5. --ema
         return (g_tv, g_nv, d_tv, d_nv, d_ov, g_ov, a_tv), (d_loss, g_loss)
 
-    def fused(state, batches, draws):
+    def fused(state, batches, rnd):
         losses = []
-        for batch, batch_draws in zip(batches, draws):  # unrolled, as on TensorFlow
-            state, batch_losses = update(state, batch, batch_draws)
+        for batch, batch_rnd in zip(batches, rnd):  # unrolled, as on TensorFlow
+            state, batch_losses = update(state, batch, batch_rnd)
             losses.append(keras.ops.stack(batch_losses))
         return state, keras.ops.stack(losses)  # (k, 2)
     fused = jax.jit(fused, donate_argnums=0)
 
     def inputs(batches):
-        """What one compiled call takes for these batches: (state, batches, draws)."""
+        """What one compiled call takes for these batches: (state, batches, rnd)."""
         batches = tuple(to_backend(b) for b in batches)
-        draws = [draw(config, split_batch(b)[0].shape[0], models.rng) for b in batches]  # 1.
+        rnd = [randoms(config, split_batch(b)[0].shape[0], models.rng, models.num_classes)
+               for b in batches]  # 1.
         # Under a DataParallel distribution (--devices N) every input is split along
         # its batch axis; the weights are replicated, so XLA partitions the program.
-        place = lambda x: parallel.shard_batch(x, keras.distribution.distribution())
-        batches, draws = jax.tree_util.tree_map(place, (batches, draws))
-        return tuple([v.value for v in group] for group in variables), batches, draws
+        batches, rnd = jax.tree_util.tree_map(shard_batch, (batches, rnd))
+        return tuple([v.value for v in group] for group in variables), batches, rnd
 
     def step(batches):
         state, losses = fused(*inputs(batches))
@@ -382,14 +385,20 @@ def jax_fused_step(models, config):
     return Step(step, config.steps_per_call, (fused,), inputs)
 
 
+def shard_batch(array):
+    """An array split along its batch axis under a DataParallel distribution (--devices N)."""
+    distribution = keras.distribution.distribution()
+    if distribution is None:
+        return array
+    return keras.distribution.distribute_tensor(array, distribution.get_data_layout(array.shape))
+
+
 def make_step(config, models):
     """The Step of `config.engine` (one of config.ENGINES) over `models`."""
     backend = keras.backend.backend()
     if backend not in ("tensorflow", "jax"):
         raise RuntimeError(f"gan_tutorials runs on the tensorflow and jax Keras backends, "
                            f"not {backend}")
-    if config.engine not in ENGINES:
-        raise ValueError(f"unknown engine {config.engine!r}: expected one of {', '.join(ENGINES)}")
     if config.engine == "fused":
         return jax_fused_step(models, config) if backend == "jax" else fused_step(models, config)
     return train_on_batch_step(models, config)  # "tutorial" differs only in making the fakes

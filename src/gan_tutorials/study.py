@@ -29,8 +29,8 @@ import keras
 import numpy as np
 
 from gan_tutorials import evaluate, explore, figures, morphometry, runs, train
-from gan_tutorials.config import Config, add_config_flags, bounded, config_from_args
-from gan_tutorials.data import MNIST, image_set
+from gan_tutorials.config import MNIST, add_config_flags, as_flags, bounded, config_from_args, flag
+from gan_tutorials.data import image_set
 from gan_tutorials.runs import RunError
 
 STUDY_SEEDS = (1234, 1, 2, 3, 4)  # the tutorial's seed, then four more
@@ -87,7 +87,7 @@ def train_seed(config, arrays=None):
     if (run_dir / "config.json").exists():
         differ = runs.settings_differ(runs.read_config(run_dir), config)
         if differ:
-            saved = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in differ.items())
+            saved = ", ".join(f"{flag(k)} {v}" for k, v in differ.items())
             raise RunError(f"{run_dir} was trained with other settings ({saved}); "
                            "give the study another --out")
     done = trained_epochs(run_dir)
@@ -112,14 +112,15 @@ def judge_seed(config, per_class=1000, samples=2000):
     run_dir = Path(config.run_dir)
     stale = lambda path: (not path.exists() or (run_dir / "generator.keras").exists() and
                           path.stat().st_mtime < (run_dir / "generator.keras").stat().st_mtime)
-    data_dir = ["--data-dir", config.data_dir] if config.data_dir else []
     if stale(run_dir / "metrics.json"):
-        evaluate.main([str(run_dir), "--per-class", str(per_class), *data_dir])
+        metrics = evaluate.evaluate_run(run_dir, per_class=per_class, data_dir=config.data_dir)
+        print(evaluate.headline(metrics))
     explored = run_dir / "explore" / "explore.json"
     remeasure = ((run_dir / "generator.keras").exists() and explored.exists()
                  and runs.read_json(explored).get("measures_version", 1) != morphometry.VERSION)
     if explores(config) and (stale(explored) or remeasure):
-        explore.main([str(run_dir), "--samples", str(samples)])
+        numbers, out = explore.explore_run(run_dir, samples=samples)
+        print(explore.headline(numbers) + f"\nwrote {out}")
 
 
 def gan_claims(metrics):
@@ -202,7 +203,7 @@ def spread(values):
             "max": float(np.max(values))}
 
 
-def summarize(config, seeds, records, command):
+def study_record(config, seeds, records, command):
     """study.json: the setting, each seed's record, and each claim's count across seeds."""
     held = {name: sum(r["claims"][name] for r in records)
             for name in CLAIMS[config.kind] if all(name in r["claims"] for r in records)}
@@ -221,13 +222,8 @@ def summarize(config, seeds, records, command):
 
 def setting_flags(config):
     """train's flags for every setting off its default (the seed and folders aside)."""
-    flags = ["--kind", config.kind]
-    for f in dataclasses.fields(Config):
-        value = getattr(config, f.name)
-        if f.name in (*OWN_FIELDS, "kind", "data_dir", "quiet") or value == f.default:
-            continue
-        flags += [f"--{f.name.replace('_', '-')}", str(value)]
-    return flags
+    return ["--kind", config.kind, *as_flags(config, skip=(*OWN_FIELDS, "kind", "data_dir",
+                                                             "quiet"))]
 
 
 def draw_study(out, study, class_names):
@@ -258,13 +254,13 @@ def run_study(config, seeds, out, *, arrays=None, per_class=1000, samples=2000):
     command = ["python -m gan_tutorials.study", "--seeds", *map(str, seeds), *setting_flags(config)]
     command += [f"--per-class {per_class}"] * (per_class != 1000)
     command += [f"--samples {samples}"] * (samples != 2000 and explores(config))
-    study = summarize(config, seeds, records, " ".join(command))
+    study = study_record(config, seeds, records, " ".join(command))
     runs.write_json(Path(out) / "study.json", study)
     draw_study(out, study, image_set(config.dataset).class_names)
     return study
 
 
-def summary(study):
+def headline(study):
     """A few lines: each claim's count across seeds."""
     lines = [f"{study['kind']} over seeds {' '.join(map(str, study['seeds']))}:"]
     lines += [f"  {name:24s} holds in {c['holds']} of {c['seeds']}"
@@ -307,7 +303,7 @@ def main(argv=None):
         sys.exit(130)
     except RunError as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
-    print(summary(study) + f"\nwrote {Path(out) / 'study.json'}")
+    print(headline(study) + f"\nwrote {Path(out) / 'study.json'}")
 
 
 if __name__ == "__main__":

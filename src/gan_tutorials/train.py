@@ -5,9 +5,12 @@
 
 A thin CLI over `train(config)`, which notebooks can call directly. Each epoch
 runs the alternating D / G loop (see `steps`) over that epoch's batches,
-checks the weights, saves a preview grid, appends to history.csv and writes a
-checkpoint; the end of the run writes the final models, progress.gif and
-losses.png. The folder's layout and policy live in `runs`.
+checks the weights, saves a preview grid, hands the epoch to the callbacks
+(the judge's scores with --eval-every, the TensorBoard log), appends to
+history.csv and writes a checkpoint; the end of the run writes the final
+models, progress.gif and losses.png. The folder's layout and policy live in
+`runs`; the callbacks live in the lab (`evaluate`, `board`) and reach a run
+through an entry-point group, so this loop knows neither.
 """
 
 if __name__ == "__main__":  # a CLI run: quiet TensorFlow's start-up lines before it loads
@@ -16,6 +19,7 @@ if __name__ == "__main__":  # a CLI run: quiet TensorFlow's start-up lines befor
 
 import argparse
 import dataclasses
+import importlib.metadata
 import signal
 import sys
 import time
@@ -24,18 +28,54 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
-from gan_tutorials import board, data, figures, parallel, runs
+from gan_tutorials import data, figures, parallel, runs
 from gan_tutorials.config import RUN_PLACE, Config, add_config_flags, config_from_args, upgrade
 from gan_tutorials.data import image_set
 from gan_tutorials.models import draw
 from gan_tutorials.runs import RunError
-from gan_tutorials.steps import build_models, make_step
+from gan_tutorials.steps import Models, build_models, make_step
 
 PREVIEW_ROWS, PREVIEW_COLS = 2, 5  # the tutorial's 2x5 preview grid
-# The judge's scores that --eval-every adds to history.csv, per kind.
-TRACK_COLUMNS = {"cgan": ("accuracy", "min_class_accuracy", "confidence", "frechet_distance"),
-                 "gan": ("entropy", "classes_covered", "confidence", "frechet_distance")}
-TRACK_PER_CLASS = 200  # 2,000 digits per check: a few seconds, noise ~1%
+CALLBACKS = "gan_tutorials.callbacks"  # the entry-point group of a run's default callbacks
+
+
+@dataclasses.dataclass
+class Epoch:
+    """What a finished epoch hands the callbacks."""
+
+    number: int  # 1-based
+    row: dict  # its history row; a callback may add columns (the judge's scores)
+    models: Models  # G (and its average), D, the GAN
+    losses: np.ndarray  # (steps, 2): d_loss, g_loss of every step
+    preview: np.ndarray  # the 2x5 preview grid (H, W) uint8
+
+
+class Callback:
+    """A hook into a run, as Keras's callbacks into `fit`: each method is optional.
+
+    Callbacks run in list order, so one that adds columns to the row comes
+    before one that logs it.
+    """
+
+    def on_train_begin(self, run_dir, start_epoch, steps_per_epoch):
+        """Before the first epoch of a run or a resume (start_epoch is the checkpoint's)."""
+
+    def on_epoch_end(self, epoch):
+        """After an epoch's steps, before its row and checkpoint are saved."""
+
+    def on_train_end(self, history):
+        """After the last epoch, with every history row."""
+
+
+def default_callbacks(config):
+    """The callbacks installed for this package's entry-point group, in name order.
+
+    This is how `--eval-every` (the judge) and RUN_DIR/logs (TensorBoard)
+    reach a run without the training loop knowing either: each entry point is
+    a factory `factory(config) -> Callback or None` (see pyproject.toml).
+    """
+    found = sorted(importlib.metadata.entry_points(group=CALLBACKS), key=lambda e: e.name)
+    return [c for c in (entry.load()(config) for entry in found) if c is not None]
 
 
 class Diverged(RunError):
@@ -52,11 +92,11 @@ def load_training_data(config):
     return images.numpy(), labels.numpy()  # (60000, 28, 28, 1) uint8, (60000,)
 
 
-def preview_inputs(config):
+def preview_inputs(config, num_classes):
     """Fixed (noise (10, 100), classes (10,)) for the 2x5 preview: the same every epoch."""
     n = PREVIEW_ROWS * PREVIEW_COLS
     noise = np.random.default_rng(config.seed).normal(size=(n, config.noise_dim))
-    return noise.astype(np.float32), np.arange(n) % image_set(config.dataset).num_classes
+    return noise.astype(np.float32), np.arange(n) % num_classes
 
 
 def save_preview(run_dir, epoch, generator, inputs):
@@ -109,26 +149,6 @@ def run_epoch(step, batches, epoch, config, *, steps):
     return row, losses
 
 
-def judge_every(config, per_class=TRACK_PER_CLASS):
-    """The --eval-every hook: every K epochs, the judge's scores as history columns."""
-    from gan_tutorials import evaluate, judge  # loads (or trains) the judge only when asked
-    reader = judge.feature_reader(judge.get_judge(config.dataset, config.data_dir))  # once
-    reference = evaluate.reference_stats(reader, config.dataset, config.data_dir)
-
-    def on_epoch(epoch, models, row):
-        if epoch % config.eval_every:
-            return {}
-        scores = {}
-        for name, generator in models.generators().items():  # G, and its average with --ema
-            metrics = evaluate.evaluate_generator(generator, reader, per_class, config.seed,
-                                                  reference=reference, dataset=config.dataset)
-            prefix = "ema_" if name.endswith("-ema") else ""
-            scores.update({prefix + k: metrics[k] if isinstance(metrics[k], int)
-                           else round(float(metrics[k]), 4) for k in TRACK_COLUMNS[config.kind]})
-        return scores
-    return on_epoch
-
-
 def epoch_line(row, epochs):
     """The one-line summary of an epoch, with any judge scores appended."""
     extra = "".join(f"  {k} {v:g}" for k, v in row.items() if k not in runs.HISTORY_FIELDS)
@@ -136,8 +156,8 @@ def epoch_line(row, epochs):
             f"g_loss {row['g_loss']:.4f}  {row['seconds']:.1f}s{extra}")
 
 
-def finish(run_dir, models, history, kind):
-    """Write the final models, the progress GIF, the loss and quality curves."""
+def finish(run_dir, models, history):
+    """Write the final models, the progress GIF and the loss curves."""
     models.discriminator.trainable = True  # the loop leaves D frozen; save it usable
     for name, model in {**models.generators(), "discriminator": models.discriminator}.items():
         tmp = run_dir / f".{name}.tmp.keras"
@@ -146,10 +166,6 @@ def finish(run_dir, models, history, kind):
     figures.gif_from_pngs(run_dir / "progress.gif", sorted((run_dir / "samples").glob("epoch_*.png")))
     figures.plot_history(run_dir / "losses.png", history, ["d_loss", "g_loss"],
                          title=f"{run_dir.name}: mean loss per epoch", ylabel="binary cross-entropy")
-    if any(row.get("frechet_distance") not in (None, "") for row in history):
-        scores = [c for c in TRACK_COLUMNS[kind] if c not in ("frechet_distance", "classes_covered")]
-        figures.plot_quality(run_dir / "quality.png", history, scores,
-                             title=f"{run_dir.name}: the judge's verdict per epoch")
 
 
 def start_run(config, arrays, argv):
@@ -158,14 +174,14 @@ def start_run(config, arrays, argv):
     Returns (run_dir, images, labels, the number of devices to train on).
     """
     try:
-        images_of = image_set(config.dataset)  # a known, labelled grey-image dataset
+        spec = image_set(config.dataset)  # a known, labelled grey-image dataset
     except data.DataError as err:
         raise RunError(f"--dataset: {err}") from err
     run_dir = runs.open_run_dir(config)
     images, labels = arrays if arrays is not None else load_training_data(config)
-    if images.shape[1:] != images_of.image_shape:
+    if images.shape[1:] != spec.image_shape:
         raise RunError(f"images of shape {images.shape[1:]} are not {config.dataset}'s "
-                       f"{images_of.image_shape}")
+                       f"{spec.image_shape}")
     if config.batch_size > len(images):
         raise RunError(f"--batch-size {config.batch_size} is larger than the "
                        f"{len(images)} training images")
@@ -177,50 +193,54 @@ def start_run(config, arrays, argv):
     return run_dir, images, labels, devices
 
 
-def train(config=Config(), arrays=None, argv=None, on_epoch=None):
-    """Train per `config` and return the history rows; see the module docstring.
+def train(config=None, arrays=None, argv=None, callbacks=None):
+    """Train per `config` (default: the tutorial's) and return the history rows.
 
-    `arrays` = (images uint8 (n, 28, 28, 1), labels (n,)) replaces MNIST,
-    e.g. a tiny subset in tests. `on_epoch(epoch, generator, row)` may add
-    columns to each history row (--eval-every uses it for the judge's scores).
+    `arrays` = (images uint8 (n, 28, 28, 1), labels (n,)) replaces the dataset,
+    e.g. a tiny subset in tests. `callbacks` (see `Callback`) replace the
+    default ones, the judge's scores and the TensorBoard log.
     """
+    config = config or Config()
     run_dir, images, labels, devices = start_run(config, arrays, argv)
+    if callbacks is None:
+        callbacks = default_callbacks(config)
     with parallel.scope(parallel.data_parallel(devices)):  # --devices N: see `parallel`
-        return train_epochs(config, run_dir, (images, labels), on_epoch)
+        return train_epochs(config, run_dir, (images, labels), callbacks)
 
 
-def train_epochs(config, run_dir, arrays, on_epoch):
+def train_epochs(config, run_dir, arrays, callbacks):
     """The models, then every epoch of the run in run_dir (started or resumed): the history."""
     images, labels = arrays
-    models = build_models(config)
+    spec = image_set(config.dataset)
+    models = build_models(config, spec)
     groups = models.checkpoint_groups()
     start = runs.restore(run_dir, groups, keras.backend.backend()) if config.resume else 0
     history = [r for r in runs.read_history(run_dir / "history.csv") if r["epoch"] <= start]
     step = make_step(config, models)
     steps = config.steps_per_epoch or len(images) // config.batch_size
-    log = board.EventLog(run_dir, dataclasses.asdict(config), steps, start)  # RUN_DIR/logs
     pool = data.training_arrays(images, labels, config.conditional,  # batches are cut from it
-                                image_set(config.dataset).num_classes)
-    if on_epoch is None and config.eval_every:
-        on_epoch = judge_every(config)
-    preview = preview_inputs(config)
+                                spec.num_classes)
+    preview = preview_inputs(config, spec.num_classes)
     if start == 0:
         save_preview(run_dir, 0, models.generator, preview)
-    for epoch in range(start + 1, config.epochs + 1):
-        batches = data.epoch_batches(pool, config.batch_size, steps, seed=config.seed, epoch=epoch)
-        row, losses = run_epoch(step, batches, epoch, config, steps=steps)
-        check_finite(epoch, groups)  # losses can stay finite while Adam's slots overflow
-        grid = save_preview(run_dir, epoch, models.generator, preview)
-        if on_epoch is not None:
-            row.update(on_epoch(epoch, models, row) or {})
-            check_finite(epoch, groups)  # a hook is outside code: never checkpoint what it broke
-        log.epoch(row, losses, grid)  # before the checkpoint: a resume drops what it passes
+    for callback in callbacks:
+        callback.on_train_begin(run_dir, start, steps)
+    for number in range(start + 1, config.epochs + 1):
+        batches = data.epoch_batches(pool, config.batch_size, steps, seed=config.seed, epoch=number)
+        row, losses = run_epoch(step, batches, number, config, steps=steps)
+        check_finite(number, groups)  # losses can stay finite while Adam's slots overflow
+        epoch = Epoch(number, row, models, losses, save_preview(run_dir, number, models.generator,
+                                                                preview))
+        for callback in callbacks:  # the judge's scores, then the log (before the checkpoint:
+            callback.on_epoch_end(epoch)  # a resume drops what it logged past it)
+        check_finite(number, groups)  # a callback is outside code: never checkpoint what it broke
         history.append(row)
         runs.write_history(run_dir / "history.csv", history)  # resume trims rows past the checkpoint
-        runs.save_checkpoint(run_dir / "checkpoint.npz", epoch, groups, keras.backend.backend())
+        runs.save_checkpoint(run_dir / "checkpoint.npz", number, groups, keras.backend.backend())
         print(epoch_line(row, config.epochs), flush=True)
-    log.close()
-    finish(run_dir, models, history, config.kind)
+    finish(run_dir, models, history)
+    for callback in callbacks:
+        callback.on_train_end(history)
     return history
 
 
@@ -234,30 +254,23 @@ def build_parser():
     return add_config_flags(parser)
 
 
-def saved_flags(path, parser):
-    """A saved config.json as flags, so argparse checks its values like typed ones."""
-    try:
-        saved = upgrade(runs.read_json(path)["config"])
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        parser.error(f"--config {path}: not a run's config.json ({type(err).__name__})")
-    flags = []
-    for name, value in saved.items():
-        if name in RUN_PLACE:
-            continue  # where and how that run was started, not what it learned
-        flag = "--" + name.replace("_", "-")
-        if value is True:
-            flags.append(flag)
-        elif value is not None and value is not False:
-            flags += [flag, str(value)]
-    return flags
-
-
 def parse_config(argv):
-    """(parser, Config) from the command line, starting from --config's settings if given."""
+    """(parser, Config) from the command line, starting from --config's settings if given.
+
+    A saved config becomes `Config(**saved)`, checked by the config itself,
+    and its values become the parser's defaults, so the flags typed win.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.config:  # the saved values first: argparse keeps the last of a repeated flag
-        args = parser.parse_args(saved_flags(args.config, parser) + list(argv))
+    if args.config:
+        try:
+            saved = upgrade(runs.read_json(args.config)["config"])
+            base = Config(**{k: v for k, v in saved.items() if k not in RUN_PLACE})
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            parser.error(f"--config {args.config}: not a usable run config.json ({err})")
+        parser.set_defaults(**{k: v for k, v in dataclasses.asdict(base).items()
+                               if k not in RUN_PLACE})
+        args = parser.parse_args(argv)
     return parser, config_from_args(args)
 
 

@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from gan_tutorials import morphometry
-from gan_tutorials.config import bounded
-from gan_tutorials.control.fit import ATTRIBUTES, ControlError, control_dir, controller_for
+from gan_tutorials.config import MNIST, bounded
 from gan_tutorials.control.files import save_grid, save_report, save_steered, save_sweep
+from gan_tutorials.control.fit import ATTRIBUTES, ControlError, control_dir, controller_for
 from gan_tutorials.control.report import control_report
 from gan_tutorials.control.steering import steer, sweep
-from gan_tutorials.data import MNIST
 from gan_tutorials.judge import get_judge
 from gan_tutorials.models import GeneratorError
+
 
 def finite(text):
     """argparse type: a finite float."""
@@ -75,7 +75,7 @@ def main(argv=None):
         if args.report:
             numbers, arrays = control_report(ctl, get_judge("mnist"))
             save_report(ctl, numbers, arrays, control_dir(args.run_dir))
-            print(summary(numbers) + f"\nwrote {control_dir(args.run_dir)}")
+            print(headline(numbers) + f"\nwrote {control_dir(args.run_dir)}")
             return
         if args.sweep is not None:
             hold = args.hold or None
@@ -105,7 +105,7 @@ def describe(ctl, steered):
     return "\n".join(lines)
 
 
-def summary(numbers):
+def headline(numbers):
     """The report's headline numbers."""
     lines = []
     for band in ("band", "extrapolation"):

@@ -5,10 +5,11 @@ from pathlib import Path
 import numpy as np
 
 from gan_tutorials import figures, runs
+from gan_tutorials.config import MNIST
 from gan_tutorials.control.fit import ATTRIBUTES
 from gan_tutorials.control.report import BAND, LEVELS, REPORTED, level_grid
 from gan_tutorials.control.steering import CORE, sweep
-from gan_tutorials.data import MNIST
+
 
 def save_steered(folder, steered):
     """control.npz: uint8 images (0 = background) and requested_/achieved_ of each constraint."""

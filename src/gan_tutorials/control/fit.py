@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from gan_tutorials import morphometry, runs
-from gan_tutorials.data import MNIST
+from gan_tutorials.config import MNIST
 from gan_tutorials.models import draw, image_of, load_generator
 
 ATTRIBUTES = morphometry.ATTRIBUTES
@@ -124,9 +124,10 @@ def ridge_fit(x, y, ridge):
     return np.linalg.solve(x.T @ x + penalty, x.T @ y)
 
 
-def create_surrogate(images=MNIST, outputs=len(ATTRIBUTES)):
+def create_surrogate(spec=MNIST, outputs=None):
     """A small CNN from an image to standardised measures: the measures' gradient."""
-    image = keras.Input(images.image_shape, name="image")  # (n, 28, 28, 1)
+    outputs = outputs or len(ATTRIBUTES)  # every measure
+    image = keras.Input(spec.image_shape, name="image")  # (n, 28, 28, 1)
     x = keras.layers.Conv2D(32, 3, activation="relu")(image)
     x = keras.layers.MaxPooling2D()(x)
     x = keras.layers.Conv2D(64, 3, activation="relu")(x)

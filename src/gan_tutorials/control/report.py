@@ -14,10 +14,9 @@ import time
 import numpy as np
 
 from gan_tutorials import explore
+from gan_tutorials.config import MNIST
 from gan_tutorials.control.fit import ATTRIBUTES, measure_array
-from gan_tutorials.control.steering import (CORE, REACH, ROUNDS, STOP, TOLERANCE, Steered,
-                                         frame_request, steer)
-from gan_tutorials.data import MNIST
+from gan_tutorials.control.steering import CORE, REACH, ROUNDS, STOP, TOLERANCE, Steered, frame_request, steer
 from gan_tutorials.judge import judge_outputs
 from gan_tutorials.models import draw
 
@@ -151,8 +150,9 @@ def control_report(ctl, judge, *, seed=0, starts=2, joint_per_digit=44, levels=L
                               requests_per_second=round(len(stack["digits"]) / seconds, 1))
             numbers.setdefault(name, {})[method] = result
             arrays[name, method] = stack
-    numbers.update(tolerance_sd=TOLERANCE, band_percentiles=list(BAND), reach_percentiles=list(REACH),
-                   levels=np.round(levels, 2).tolist(), outside_levels=list(outside), rounds=ROUNDS, stop_sd=STOP)
+    numbers.update(tolerance_sd=TOLERANCE, band_percentiles=list(BAND),
+                   reach_percentiles=list(REACH), levels=np.round(levels, 2).tolist(),
+                   outside_levels=list(outside), rounds=ROUNDS, stop_sd=STOP)
     return numbers, arrays
 
 
