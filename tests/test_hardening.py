@@ -1,6 +1,8 @@
 """Bad input ends in a clear message; an interrupted run loses nothing."""
 
+import importlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -276,3 +278,28 @@ def test_a_stop_signal_lost_in_a_finalizer_still_stops_the_loop(tiny_arrays, tmp
     finally:
         train_module.STOP_ASKED.clear()
     assert not (tmp_path / "run" / "checkpoint.npz").exists()  # stopped before its first step
+
+
+# --- each action's commonest mistake: one line naming it ------------------------------
+
+README = str(Path(__file__).parent.parent / "README.md")
+
+
+@pytest.mark.parametrize("action, argv, said", [
+    ("compare", ["/nonexistent"], "not a run folder: /nonexistent does not exist"),
+    ("board", [README], "not a run folder: .*README.md is a file"),
+    ("morphometry", ["--against", README], "README.md: not the toolkit's measures"),
+    ("evaluate", ["/nonexistent"], "/nonexistent does not exist; expected a run folder"),
+    ("explore", [README], "README.md is not a Keras model file"),
+    ("control.cli", ["/nonexistent", "--report"], "/nonexistent does not exist"),
+    ("train", ["--config", README], "--config .*README.md: not a usable run config.json"),
+    ("judge", ["--dataset", "no_such_set"], "no_such_set"),
+])
+def test_a_bad_input_is_one_line_naming_it(action, argv, said, capsys):
+    module = importlib.import_module(f"gan_tutorials.{action}")
+    with pytest.raises(SystemExit) as exit_info:
+        module.main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert re.search(said, err), err

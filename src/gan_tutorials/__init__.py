@@ -25,4 +25,35 @@ The modules follow the tutorial's story:
     parallel  beyond the tutorial: step 2 data-parallel on several devices (JAX)
 """
 
+import os
+import sys
+
 __version__ = "0.1.0"
+
+
+def _quiet_tensorflow():
+    """Load TensorFlow with stderr muted, so a CLI's first screen is its own.
+
+    TensorFlow prints absl and CUDA lines while its C++ libraries load, some
+    of them before it reads TF_CPP_MIN_LOG_LEVEL (on a CPU machine an
+    E-level "failed call to cuInit" reads like a failure). The level is set
+    to 3 unless the user chose one; a failed import still raises, after
+    stderr is back.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        import tensorflow  # noqa: F401  (the C++ libraries load here)
+        import tensorflow_datasets  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+# `python -m gan_tutorials.<action>` imports this package first, while Python
+# holds sys.argv[0] at "-m": the one place every action's start-up is quieted.
+# An import from a notebook or a test leaves TensorFlow's output as it is.
+if sys.argv[:1] == ["-m"]:
+    _quiet_tensorflow()

@@ -24,10 +24,6 @@ is this machine's float32 matmul rate at these sizes. Each engine's share is
 it: cores x 2 FMA units x float32 lanes x 2 FLOP x clock, read from /proc/cpuinfo.
 """
 
-if __name__ == "__main__":  # a CLI run: quiet TensorFlow's start-up lines before it loads
-    from gan_tutorials.config import quiet_tensorflow
-    quiet_tensorflow()
-
 import argparse
 import json
 import os

@@ -12,10 +12,6 @@ no point is duplicated or rewound. `board` rebuilds logs/ for a folder from
 history.csv and samples/ alone, e.g. for runs made before the logs existed.
 """
 
-if __name__ == "__main__":  # a CLI run: quiet TensorFlow's start-up lines before it loads
-    from gan_tutorials.config import quiet_tensorflow
-    quiet_tensorflow()
-
 import argparse
 import dataclasses
 import shutil

@@ -13,10 +13,6 @@ judge scores and Frechet distance against epoch (`--eval-every`).
 Nothing is recomputed: a folder not yet evaluated says so.
 """
 
-if __name__ == "__main__":  # a CLI run: quiet TensorFlow's start-up lines before it loads
-    from gan_tutorials.config import quiet_tensorflow
-    quiet_tensorflow()
-
 import argparse
 import statistics
 from pathlib import Path

@@ -9,7 +9,6 @@ CLIs check their numbers with the same `bounded` types.
 import argparse
 import dataclasses
 import math
-import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -226,25 +225,3 @@ def upgrade(saved):
     """A saved config dict in today's names (model -> kind); runs before --dataset were MNIST,
     and runs before --ema had no average."""
     return {"dataset": "mnist", "ema": 0.0, **{RENAMED.get(k, k): v for k, v in saved.items()}}
-
-
-def quiet_tensorflow():
-    """For a CLI: load TensorFlow without its C++ start-up lines, unless the user chose a level.
-
-    TF_CPP_MIN_LOG_LEVEL=3 hides TensorFlow's C++ INFO to ERROR lines (on a
-    CPU machine an E-level "failed call to cuInit" reads like a failure), but
-    a few lines print before TensorFlow reads it, so stderr is muted while
-    TensorFlow loads. A failed import still raises, after stderr is back.
-    """
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
-        return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 2)
-    try:
-        import tensorflow  # noqa: F401  (the C++ libraries load here)
-        import tensorflow_datasets  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(null)

@@ -15,10 +15,6 @@ prepared, a plain `tfds.load(name)` works offline, in a user's notebook too.
     python -m gan_tutorials.data [--dataset NAME] [--data-dir DIR]   # prepare, summarize
 """
 
-if __name__ == "__main__":  # a CLI run: quiet TensorFlow's start-up lines before it loads
-    from gan_tutorials.config import quiet_tensorflow
-    quiet_tensorflow()
-
 import argparse
 import functools
 import gzip

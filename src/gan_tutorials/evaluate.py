@@ -19,10 +19,6 @@ real test images is reported beside the generator's as its ceiling.
 Writes RUN_DIR/metrics.json and RUN_DIR/eval/*.png.
 """
 
-if __name__ == "__main__":  # a CLI run: quiet TensorFlow's start-up lines before it loads
-    from gan_tutorials.config import quiet_tensorflow
-    quiet_tensorflow()
-
 import argparse
 import time
 from pathlib import Path

@@ -13,10 +13,6 @@ the same measures `control` steers):
 Everything lands in RUN_DIR/explore/, with the numbers in explore.json.
 """
 
-if __name__ == "__main__":  # a CLI run: quiet TensorFlow's start-up lines before it loads
-    from gan_tutorials.config import quiet_tensorflow
-    quiet_tensorflow()
-
 import argparse
 import time
 from pathlib import Path

@@ -11,10 +11,6 @@ also records the recipe and its accuracy per class on the real test images
 cache dir. Its penultimate layer's features feed the Frechet distance.
 """
 
-if __name__ == "__main__":  # a CLI run: quiet TensorFlow's start-up lines before it loads
-    from gan_tutorials.config import quiet_tensorflow
-    quiet_tensorflow()
-
 import argparse
 import dataclasses
 import os

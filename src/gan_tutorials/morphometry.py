@@ -42,10 +42,6 @@ digits and generated ones; the file's layout is in `against_toolkit`) and times 
 docs/control.md shows the result.
 """
 
-if __name__ == "__main__":  # a CLI run: quiet TensorFlow's start-up lines before it loads
-    from gan_tutorials.config import quiet_tensorflow
-    quiet_tensorflow()
-
 import argparse
 import time
 from functools import cache
@@ -277,9 +273,16 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from gan_tutorials import data  # MNIST's test digits, offline
     try:
-        reference = dict(np.load(args.against))
+        reference = dict(np.load(args.against, allow_pickle=False))
+        missing = [k for k in ("mnist_test_index", "generated_images",
+                               *(f"{s}_{m}" for s in ("mnist", "generated") for m in ATTRIBUTES))
+                   if k not in reference]
     except (OSError, ValueError) as err:
-        parser.exit(2, f"{parser.prog}: error: --against {args.against}: {err}\n")
+        missing = [f"a readable .npz ({type(err).__name__})"]
+    if missing:
+        parser.exit(2, f"{parser.prog}: error: --against {args.against}: not the toolkit's "
+                       f"measures; missing {', '.join(missing[:3])}"
+                       f"{' ...' if len(missing) > 3 else ''}\n")
     measure(np.zeros((1, 28, 28), np.uint8))  # build the tables before timing
     table, ms = against_toolkit(reference, data.read_offline_arrays(data.offline_file())["test"][0])
     print("| measure | set | r | mean diff (SD) | MAD (SD) |\n| --- | --- | ---: | ---: | ---: |")

@@ -129,8 +129,17 @@ def checkpoint_backend(path):
 
 
 def read_config(run_dir):
-    """The settings a run folder was trained with, fields renamed since upgraded."""
-    return upgrade(read_json(Path(run_dir) / "config.json").get("config", {}))
+    """The settings a run folder was trained with, fields renamed since upgraded.
+
+    Raises RunError naming the problem when run_dir is not a run folder.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunError(f"not a run folder: {run_dir} "
+                       f"{'is a file' if run_dir.exists() else 'does not exist'}")
+    if not (run_dir / "config.json").exists():
+        raise RunError(f"not a run folder: {run_dir} holds no config.json")
+    return upgrade(read_json(run_dir / "config.json").get("config", {}))
 
 
 def dataset_of(path):

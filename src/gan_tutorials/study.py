@@ -16,10 +16,6 @@ continues from its checkpoint (train's --resume), and a missing evaluation or
 exploration is redone. OUT defaults to outputs/study/<kind>.
 """
 
-if __name__ == "__main__":  # a CLI run: quiet TensorFlow's start-up lines before it loads
-    from gan_tutorials.config import quiet_tensorflow
-    quiet_tensorflow()
-
 import argparse
 import dataclasses
 import sys

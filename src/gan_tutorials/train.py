@@ -13,10 +13,6 @@ models, progress.gif and losses.png. The folder's layout and policy live in
 through an entry-point group, so this loop knows neither.
 """
 
-if __name__ == "__main__":  # a CLI run: quiet TensorFlow's start-up lines before it loads
-    from gan_tutorials.config import quiet_tensorflow
-    quiet_tensorflow()
-
 import argparse
 import dataclasses
 import importlib.metadata
@@ -267,7 +263,8 @@ def parse_config(argv):
             saved = upgrade(runs.read_json(args.config)["config"])
             base = Config(**{k: v for k, v in saved.items() if k not in RUN_PLACE})
         except (OSError, ValueError, KeyError, TypeError) as err:
-            parser.error(f"--config {args.config}: not a usable run config.json ({err})")
+            parser.exit(2, f"{parser.prog}: error: --config {args.config}: not a usable run "
+                           f"config.json ({err})\n")
         parser.set_defaults(**{k: v for k, v in dataclasses.asdict(base).items()
                                if k not in RUN_PLACE})
         args = parser.parse_args(argv)

@@ -17,22 +17,22 @@ One job per part:
   cli       the command line
 """
 
-import importlib
+from gan_tutorials.control.fit import (
+                                      ATTRIBUTES,
+                                      ControlError,
+                                      Controller,
+                                      control_dir,
+                                      controller_for,
+                                      fit_controller,
+                                      fit_directions,
+                                      load_controller,
+                                      measure_array,
+                                      save_controller,
+)
+from gan_tutorials.control.report import article_candidates, article_method, control_report, score
+from gan_tutorials.control.steering import DAMPING, SHELL, TOLERANCE, Steered, steer, sweep
 
-# What `from gan_tutorials import control; control.steer(...)` reaches, and the
-# part that holds it. The parts load on first use, not here: `python -m
-# gan_tutorials.control` imports this file before its __main__ can quiet
-# TensorFlow's start-up lines.
-_PARTS = {"fit": ("ATTRIBUTES", "ControlError", "Controller", "control_dir", "controller_for",
-                  "fit_controller", "fit_directions", "load_controller", "measure_array",
-                  "save_controller"),
-          "report": ("article_candidates", "article_method", "control_report", "score"),
-          "steering": ("DAMPING", "SHELL", "TOLERANCE", "Steered", "steer", "sweep")}
-_HOME = {name: part for part, names in _PARTS.items() for name in names}
-__all__ = sorted(_HOME)
-
-
-def __getattr__(name):
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+__all__ = ["ATTRIBUTES", "ControlError", "Controller", "control_dir", "controller_for",
+           "fit_controller", "fit_directions", "load_controller", "measure_array",
+           "save_controller", "article_candidates", "article_method", "control_report", "score",
+           "DAMPING", "SHELL", "TOLERANCE", "Steered", "steer", "sweep"]
