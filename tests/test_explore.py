@@ -7,8 +7,9 @@ import sys
 import keras
 import numpy as np
 import pytest
+from scipy import stats
 
-from gan_tutorials import data, explore
+from gan_tutorials import data, latent
 from gan_tutorials.models import create_models
 
 
@@ -40,7 +41,7 @@ def test_slant_of_drawn_strokes_is_their_lean():
     shears = np.array([-0.5, -0.2, 0.0, 0.2, 0.5])
     lean = np.degrees(np.arctan(shears * 16 / 17))  # the top moves 16 * shear px over 17 rows
     for width in (1, 4):
-        slants = explore.style(np.stack([stroke(width, s) for s in shears]))["slant"]
+        slants = latent.style(np.stack([stroke(width, s) for s in shears]))["slant"]
         np.testing.assert_allclose(slants, lean, atol=1.2)  # degrees, at any stroke width
 
 
@@ -48,7 +49,7 @@ def test_thickness_follows_the_drawn_width_at_every_slant():
     """Thickness grows with the drawn width at any slant. The medial axis may sprout a spur
     toward the stroke's edge, which can only lower the mean distance, never raise it."""
     for shear in (-0.4, 0.0, 0.4):
-        widths = explore.style(np.stack([stroke(w, shear) for w in (1, 2, 3, 4, 5)]))["thickness"]
+        widths = latent.style(np.stack([stroke(w, shear) for w in (1, 2, 3, 4, 5)]))["thickness"]
         assert np.all(np.diff(widths) > 0), widths
         assert np.all(widths[1:] <= np.array([2, 3, 4, 5]) + 0.1), widths
         assert np.all(widths[1:] >= 0.85 * np.array([2, 3, 4, 5])), widths  # px; 1 px reads ~1.4
@@ -57,13 +58,13 @@ def test_thickness_follows_the_drawn_width_at_every_slant():
 def test_measures_order_sheared_and_dilated_real_digits(real_mnist):
     x, _ = real_mnist["test"]
     digits = np.asarray(data.scale_images(x[:200]))
-    slants = [explore.style(shear_digits(digits, k))["slant"].mean() for k in (-0.3, 0.0, 0.3)]
+    slants = [latent.style(shear_digits(digits, k))["slant"].mean() for k in (-0.3, 0.0, 0.3)]
     assert slants[0] < slants[1] < slants[2]
-    widths = [explore.style(d)["thickness"].mean()
+    widths = [latent.style(d)["thickness"].mean()
               for d in (digits, dilate(digits), dilate(dilate(digits)))]
     assert widths[0] < widths[1] < widths[2]
     # Shearing barely moves thickness: the two measures are not confounded.
-    sheared = explore.style(shear_digits(digits, 0.3))["thickness"].mean()
+    sheared = latent.style(shear_digits(digits, 0.3))["thickness"].mean()
     assert sheared == pytest.approx(widths[0], rel=0.1)
 
 
@@ -71,13 +72,13 @@ def test_categorize_bins_known_styles():
     # 9 vectors: thickness low/mid/high x slant straight/mid/right, each once.
     thick = np.repeat([1.0, 2.0, 3.0], 3)
     slant = np.tile([0.0, 0.15, 0.4], 3)
-    masks = explore.categorize({"thickness": thick, "slant": slant})
+    masks = latent.categorize({"thickness": thick, "slant": slant})
     assert np.flatnonzero(masks["thin_straight"]).tolist() == [0]
     assert np.flatnonzero(masks["thin_slanted"]).tolist() == [2]
     assert np.flatnonzero(masks["thick_straight"]).tolist() == [6]
     assert np.flatnonzero(masks["thick_slanted"]).tolist() == [8]
     # Straight means small |slant|: a left lean is not straight.
-    masks = explore.categorize({"thickness": np.ones(3), "slant": np.array([-0.5, 0.01, 0.5])})
+    masks = latent.categorize({"thickness": np.ones(3), "slant": np.array([-0.5, 0.01, 0.5])})
     assert np.flatnonzero(masks["thick_straight"]).tolist() == [1]
 
 
@@ -88,23 +89,17 @@ def test_vector_maths_is_exact():
              "thick_slanted": np.array([0, 0, 1, 0, 0, 0], bool),
              "thin_straight": np.array([0, 0, 0, 1, 1, 1], bool),
              "thin_slanted": np.array([0, 0, 0, 0, 0, 1], bool)}
-    vectors = explore.category_vectors(noise, masks)
+    vectors = latent.category_vectors(noise, masks)
     np.testing.assert_array_equal(vectors["thick_straight"], (noise[0] + noise[1]) / 2)
     np.testing.assert_array_equal(vectors["thin_straight"], noise[3:].mean(0))
-    frames = explore.scaled(vectors["thick_slanted"])
+    frames = latent.scaled(vectors["thick_slanted"])
     assert frames.shape == (50, 100)
     np.testing.assert_allclose(frames[0], 2 * noise[2])
     np.testing.assert_allclose(frames[-1], -2 * noise[2])
     np.testing.assert_allclose(frames[len(frames) // 2 - 1] + frames[len(frames) // 2], 0, atol=1e-12)
-    sums = explore.arithmetic(vectors)
+    sums = latent.arithmetic(vectors)
     np.testing.assert_array_equal(sums["add"]["result"], vectors["thick_straight"] + noise[5])
     np.testing.assert_array_equal(sums["subtract"]["result"], noise[2] - vectors["thick_straight"])
-
-
-def test_spearman():
-    x = np.arange(10.0)
-    assert explore.spearman(x, x ** 3) == pytest.approx(1.0)
-    assert explore.spearman(x, -x) == pytest.approx(-1.0)
 
 
 @pytest.mark.parametrize("arch", ["dense", "conv"])
@@ -121,7 +116,7 @@ def test_smoke_run_writes_every_file(tmp_path, arch):
     names = {p.name for p in out.iterdir()}
     assert names == {"grid.png", "categories.png", "scaling.png", "explore.json",
                      "arithmetic_add.png", "arithmetic_subtract.png",
-                     *(f"scaling_{c}.gif" for c in explore.CATEGORIES)}
+                     *(f"scaling_{c}.gif" for c in latent.CATEGORIES)}
     numbers = json.loads((out / "explore.json").read_text())
     assert numbers["digits"] == [1, 7] and numbers["samples"] == 90
     assert sum(c["size"] for c in numbers["categories"].values()) > 0
@@ -129,7 +124,7 @@ def test_smoke_run_writes_every_file(tmp_path, arch):
     for name, scaling in numbers["scaling"].items():  # rho is the stored curves' rank correlation
         for measure in ("slant", "thickness"):
             assert scaling[f"spearman_{measure}"] == pytest.approx(
-                explore.spearman(explore.SCALARS, scaling[measure]), abs=0.02), (name, measure)
+                stats.spearmanr(latent.SCALARS, scaling[measure]).statistic, abs=0.02), (name, measure)
 
 
 def test_refuses_an_unconditional_generator(tmp_path):

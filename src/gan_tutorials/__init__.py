@@ -14,7 +14,8 @@ The modules follow the tutorial's story:
     board     beyond the tutorial: TensorBoard events of a run, live or rebuilt
     judge     beyond the tutorial: the classifier (one per dataset) that reads the images
     evaluate  beyond the tutorial: a generator's scores from the judge
-    explore   step 4: latent-space grid, style averages, scaling, arithmetic
+    latent    step 4 as computations: style measures, categories, scaling, sums
+    explore   step 4: the latent-space figures of a run folder (RUN_DIR/explore)
     morphometry  beyond step 4: Morpho-MNIST's six shape measures of a digit
     control   beyond step 4: steer a digit to target measures (the article's
               closing promise), and report how well that holds; a subpackage

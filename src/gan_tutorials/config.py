@@ -77,10 +77,8 @@ class Config:
     engine: str = field(default="train_on_batch", metadata={"choices": ENGINES,
         "help": "tutorial: the loop as written (predict per batch); train_on_batch: the same "
                 "loop with compiled draws; fused: both updates in one XLA program"})
-    # Each XLA call costs ~2 ms/step beyond the math (launch, parameter copies,
-    # a cold start, an unoverlapped tail); 12 steps per call took the dense
-    # GAN from ~26.7 to ~24.1 ms/step (timed in one process, interleaved) for
-    # ~1 s of compiling per unrolled step.
+    # Each compiled call has a fixed cost beyond the math; 12 steps share it
+    # (docs/speed.md, "Why 12 steps per call").
     steps_per_call: int = field(default=12, metadata={"min": 1,
         "help": "fused engine: batches per compiled call (468 = 39 x 12); fewer compile faster"})
     devices: str = field(default="1", metadata={"parse": "devices",

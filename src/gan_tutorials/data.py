@@ -85,12 +85,9 @@ def offline_file():
 
 
 def sha256_of(path):
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
+    """Hex sha256 of a file: how the package pins a file and ties a result to its generator."""
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def read_offline_arrays(path, sha256=OFFLINE_SHA256):

@@ -256,6 +256,8 @@ def evaluate_run(source, out=None, *, per_class=1000, seed=0, dataset=None, data
     metrics = evaluate_generator(generator, judge, per_class, seed, data_dir=data_dir,
                                  dataset=dataset)
     metrics["generator"] = str(source)
+    metrics["generator_sha256"] = data.sha256_of(source if source.suffix == ".keras"
+                                                 else source / "generator.keras")
     metrics["judge_per_class_accuracy"] = judge_card(dataset).get("per_class_accuracy")
     images, _ = generate(generator, min(per_class, GRID_ROWS), seed, classes=spec.num_classes)
     order = grid_order(metrics["kind"], len(images), classes=spec.num_classes)

@@ -12,6 +12,8 @@ import imageio.v3 as iio
 import numpy as np
 from matplotlib.figure import Figure
 
+from gan_tutorials.runs import replacing
+
 
 def to_uint8(images):
     """Map images in [-1, 1] (the generator's tanh range) to uint8 pixels."""
@@ -35,18 +37,15 @@ def tile(images, rows, cols, *, pad=2, scale=2):
 
 def save_png(path, image):
     """Write a uint8 array as PNG, creating the folder."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")
-    iio.imwrite(tmp, image)
-    tmp.replace(path)
+    with replacing(path) as tmp:
+        iio.imwrite(tmp, image)
 
 
 def save_gif(path, frames, seconds_per_frame=0.2, hold_last=5):
     """Write uint8 frames as a looping GIF; the last frame is held a little."""
     frames = list(frames) + [frames[-1]] * hold_last
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp.gif")
-    iio.imwrite(tmp, np.stack(frames), duration=int(seconds_per_frame * 1000), loop=0)
-    tmp.replace(path)
+    with replacing(path) as tmp:
+        iio.imwrite(tmp, np.stack(frames), duration=int(seconds_per_frame * 1000), loop=0)
 
 
 def gif_from_pngs(path, pngs, max_frames=60):
@@ -75,7 +74,8 @@ def plot_history(path, history, columns, *, title, ylabel):
 def _save(fig, path):
     """Lay the figure out and write it as a 100-dpi PNG (a bare Figure needs no closing)."""
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with replacing(path) as tmp:
+        fig.savefig(tmp, dpi=100)
 
 
 def plot_confusion(path, confusion, *, title, class_names=None):

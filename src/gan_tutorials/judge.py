@@ -31,10 +31,9 @@ class Recipe:
     members: int  # independently seeded CNNs whose probabilities are averaged
 
 
-# MNIST: one CNN, >= 99.0% test accuracy after 4 epochs. Fashion-MNIST: one CNN
-# reaches 90.1% after 4 epochs and 91.7% after 16, but its reading of generated
-# pullovers, coats and shirts still swings with its seed (pullovers 46-65% for
-# three seeds, 15 epochs), so three are averaged (92.5%).
+# MNIST: one CNN is enough. Fashion-MNIST: one CNN's reading of generated
+# pullovers, coats and shirts swings with its seed, so three are averaged
+# (docs/datasets.md, "Fashion-MNIST results").
 JUDGE_RECIPES = {"mnist": Recipe(epochs=4, members=1),
                  "fashion_mnist": Recipe(epochs=15, members=3)}
 OTHER_RECIPE = JUDGE_RECIPES["fashion_mnist"]  # another dataset: as hard as Fashion-MNIST

@@ -80,19 +80,13 @@ def create_conditional_discriminator(spec=MNIST):
 # twice with strided transposed convolutions; D halves the image twice with
 # strided convolutions. No BatchNormalization: in Keras 3 a frozen BN runs in
 # inference mode, so a BN in D would act differently in D's step and in G's
-# step through the frozen D; and G's would need its moving statistics carried
-# through the fused JAX engine's stateless calls. The conditional twins take
-# the label joined to the noise in G, as the dense one does. In D it joins as
-# ten constant feature maps beside the first convolution's 14x14 output, so
-# D's second convolution sees strokes and class together. Joined after the
-# convolutions instead (as the dense D joins it), the conv cgan still drew
-# digits of random class at epoch 10 (13% judged; docs/conv.md), as the dense
-# cgan does until epoch ~40. At 14x14 the maps add a fifth to the second
-# convolution's cost; at 28x28 they would multiply the first one's by eleven.
-# Both Ds end in a 128-unit layer, as the dense cgan's does: without it the
-# unconditional D would hold a tenth of G's weights. CONV_WIDTH is sized so a
-# fused conv epoch costs under 5x a fused dense one on TensorFlow (4.7x on two
-# cores; on JAX, whose CPU convolutions are slower, 9.9x).
+# step through the frozen D. In G the label joins the noise, as in the dense
+# cgan; in D it joins as ten constant maps beside the first convolution's
+# 14x14 output, so the second convolution sees strokes and class together
+# (joined after the convolutions, the classes did not take hold). Both Ds end
+# in a 128-unit layer, so the unconditional D is not a tenth of G. CONV_WIDTH
+# keeps a fused conv epoch within 5x a fused dense one on TensorFlow. The
+# measurements behind each choice: docs/conv.md, "The networks".
 
 def create_conv_generator(noise_dim=NOISE_DIM, spec=MNIST, width=CONV_WIDTH):
     """Conv generator: noise -> 7x7x(2 width) -> 14x14x width -> 28x28x1 tanh image."""

@@ -12,11 +12,13 @@
     RUN_DIR/logs/                TensorBoard events, written as training goes
 
 This module owns that layout and the folder's policy: open a folder for a new
-run or a resume, clear it for --overwrite, restore a checkpoint. Every file is
-written to a temporary name and renamed into place, so a kill at any moment
-leaves either the old file or the new one, never half of one.
+run or a resume, clear it for --overwrite, restore a checkpoint. Every file
+any action writes is written to a temporary name and renamed into place
+(`replacing`), so a kill at any moment leaves either the old file or the new
+one, never half of one.
 """
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -42,15 +44,29 @@ class RunError(RuntimeError):
     """A run cannot start or go on; the message says why and what to do."""
 
 
+@contextlib.contextmanager
+def replacing(path):
+    """A temporary path beside `path`, with its suffix, renamed onto it when the block ends well.
+
+    Every file the package writes goes through here, so a kill at any moment
+    leaves the old file or the new one, never half of one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def atomic_write_bytes(path, data):
     """Write bytes to path via a temporary file and an atomic rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
+    with replacing(path) as tmp, open(tmp, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def write_json(path, obj):

@@ -26,7 +26,7 @@ import numpy as np
 
 from gan_tutorials import evaluate, explore, figures, morphometry, runs, train
 from gan_tutorials.config import MNIST, add_config_flags, as_flags, bounded, config_from_args, flag
-from gan_tutorials.data import image_set
+from gan_tutorials.data import image_set, sha256_of
 from gan_tutorials.runs import RunError
 
 STUDY_SEEDS = (1234, 1, 2, 3, 4)  # the tutorial's seed, then four more
@@ -103,11 +103,14 @@ def train_seed(config, arrays=None):
 def judge_seed(config, per_class=1000, samples=2000):
     """Evaluate (and for an MNIST cgan explore) a seed's run folder unless already done.
 
-    An exploration made by other definitions of the measures is made again.
+    A result is stale when it records another generator's sha256 (or none), and
+    an exploration made by other definitions of the measures is made again.
     """
     run_dir = Path(config.run_dir)
-    stale = lambda path: (not path.exists() or (run_dir / "generator.keras").exists() and
-                          path.stat().st_mtime < (run_dir / "generator.keras").stat().st_mtime)
+    generator = run_dir / "generator.keras"  # absent where only results are kept (committed)
+    made_from = sha256_of(generator) if generator.exists() else None
+    stale = lambda path: (not path.exists() or made_from is not None
+                          and runs.read_json(path).get("generator_sha256") != made_from)
     if stale(run_dir / "metrics.json"):
         metrics = evaluate.evaluate_run(run_dir, per_class=per_class, data_dir=config.data_dir)
         print(evaluate.headline(metrics))

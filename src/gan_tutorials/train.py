@@ -156,9 +156,8 @@ def finish(run_dir, models, history):
     """Write the final models, the progress GIF and the loss curves."""
     models.discriminator.trainable = True  # the loop leaves D frozen; save it usable
     for name, model in {**models.generators(), "discriminator": models.discriminator}.items():
-        tmp = run_dir / f".{name}.tmp.keras"
-        model.save(tmp)
-        tmp.replace(run_dir / f"{name}.keras")
+        with runs.replacing(run_dir / f"{name}.keras") as tmp:
+            model.save(tmp)
     figures.gif_from_pngs(run_dir / "progress.gif", sorted((run_dir / "samples").glob("epoch_*.png")))
     figures.plot_history(run_dir / "losses.png", history, ["d_loss", "g_loss"],
                          title=f"{run_dir.name}: mean loss per epoch", ylabel="binary cross-entropy")

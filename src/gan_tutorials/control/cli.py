@@ -98,7 +98,7 @@ def describe(ctl, steered):
     for j, name in enumerate(ATTRIBUTES):
         if np.all(np.isnan(steered.requested[:, j])):
             continue
-        gap = np.abs(steered.achieved[:, j] - steered.requested[:, j])
+        gap = error[:, j] * ctl.sd(steered.digits)[:, j]  # the same miss, in the measure's units
         lines.append(f"{name:9s} {'held' if steered.held[0, j] else 'target'}: median miss "
                      f"{np.median(gap):.3f} {morphometry.UNITS[name]} ({np.median(error[:, j]):.3f} SD), "
                      f"worst {gap.max():.3f}")

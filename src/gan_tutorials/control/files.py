@@ -21,7 +21,8 @@ def save_steered(folder, steered):
         if not np.all(np.isnan(steered.requested[:, j])):
             arrays[f"requested_{name}"] = steered.requested[:, j]
             arrays[f"achieved_{name}"] = steered.achieved[:, j]
-    np.savez_compressed(folder / "control.npz", **arrays)
+    with runs.replacing(folder / "control.npz") as tmp:
+        np.savez_compressed(tmp, **arrays)
 
 
 def save_grid(path, images, cols=8):

@@ -8,7 +8,6 @@ the surrogate, whose only job is to give the measures a gradient. The fit is
 refitted when the sha256 of generator.keras changes.
 """
 
-import hashlib
 import time
 from dataclasses import dataclass
 from functools import cached_property
@@ -20,6 +19,7 @@ import tensorflow as tf
 
 from gan_tutorials import morphometry, runs
 from gan_tutorials.config import MNIST
+from gan_tutorials.data import sha256_of
 from gan_tutorials.models import draw, image_of, load_generator
 
 ATTRIBUTES = morphometry.ATTRIBUTES
@@ -176,18 +176,15 @@ def control_dir(run_dir):
     return Path(run_dir) / "control"
 
 
-def generator_sha256(run_dir):
-    """sha256 of the run's generator.keras: a fit belongs to one generator."""
-    return hashlib.sha256((Path(run_dir) / "generator.keras").read_bytes()).hexdigest()
-
-
 def save_controller(run_dir, ctl):
     """Write fit.json, pool.npz (the pool's measures) and surrogate.keras under RUN_DIR/control/."""
     folder = control_dir(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(folder / "pool.npz", attrs=ctl.pool_attrs.astype(np.float32))
-    ctl.surrogate.save(folder / "surrogate.keras")
-    runs.write_json(folder / "fit.json", {**ctl.fit, "sha256": generator_sha256(run_dir)})
+    with runs.replacing(folder / "pool.npz") as tmp:
+        np.savez_compressed(tmp, attrs=ctl.pool_attrs.astype(np.float32))
+    with runs.replacing(folder / "surrogate.keras") as tmp:
+        ctl.surrogate.save(tmp)
+    runs.write_json(folder / "fit.json", {**ctl.fit, "sha256": sha256_of(Path(run_dir) / "generator.keras")})
 
 
 def load_controller(run_dir, generator):
@@ -196,7 +193,7 @@ def load_controller(run_dir, generator):
     if not all((folder / n).is_file() for n in ("fit.json", "pool.npz", "surrogate.keras")):
         return None
     fit = runs.read_json(folder / "fit.json")
-    if fit.get("sha256") != generator_sha256(run_dir):
+    if fit.get("sha256") != sha256_of(Path(run_dir) / "generator.keras"):
         return None  # the generator was retrained: refit
     if fit.get("measures_version", 1) != morphometry.VERSION:
         return None  # measured by other definitions: refit

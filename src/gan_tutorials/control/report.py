@@ -13,10 +13,21 @@ import time
 
 import numpy as np
 
-from gan_tutorials import explore
+from gan_tutorials import latent
 from gan_tutorials.config import MNIST
 from gan_tutorials.control.fit import ATTRIBUTES, measure_array
-from gan_tutorials.control.steering import CORE, REACH, ROUNDS, STOP, TOLERANCE, Steered, frame_request, steer
+from gan_tutorials.control.steering import (
+    CORE,
+    REACH,
+    ROUNDS,
+    STOP,
+    TOLERANCE,
+    Steered,
+    frame_request,
+    misses_sd,
+    steer,
+    worst,
+)
 from gan_tutorials.judge import judge_outputs
 from gan_tutorials.models import draw
 
@@ -61,11 +72,14 @@ def article_candidates(ctl):
     measures all 200 candidates as each digit. Returns
     {digit: (images (200, 28, 28, 1), measures (200, 6))}.
     """
+    slant, thick = ATTRIBUTES.index("slant"), ATTRIBUTES.index("thickness")
     by_class = np.stack([ctl.pool_attrs[ctl.pool_class == c].mean(0) for c in range(ctl.classes)])
-    thickness = (ctl.pool_attrs[:, 1] - by_class[ctl.pool_class, 1]) / ctl.sd(ctl.pool_class)[:, 1]
-    masks = explore.categorize({"slant": ctl.pool_attrs[:, 0], "thickness": thickness})
-    vectors = explore.category_vectors(ctl.pool_noise, masks)
-    noise = np.concatenate([explore.scaled(v) for v in vectors.values()])  # (200, dim)
+    # Thickness within each digit, in its SD: a 1 is thin next to an 8 of the same stroke.
+    thickness = ((ctl.pool_attrs[:, thick] - by_class[ctl.pool_class, thick])
+                 / ctl.sd(ctl.pool_class)[:, thick])
+    masks = latent.categorize({"slant": ctl.pool_attrs[:, slant], "thickness": thickness})
+    vectors = latent.category_vectors(ctl.pool_noise, masks)
+    noise = np.concatenate([latent.scaled(v) for v in vectors.values()])  # (200, dim)
     drawn = {d: draw(ctl.generator, noise, [d] * len(noise)) for d in range(ctl.classes)}
     return {d: (images, measure_array(images)) for d, images in drawn.items()}
 
@@ -75,12 +89,12 @@ def article_method(ctl, digits, requested, candidates):
 
     Returns (images, achieved (n, 6)).
     """
-    images, achieved = np.zeros((len(digits), *MNIST.image_shape)), np.zeros((len(digits), 6))
+    images = np.zeros((len(digits), *MNIST.image_shape))
+    achieved = np.zeros((len(digits), len(ATTRIBUTES)))
     for digit in np.unique(digits):
         drawn, measured = candidates[digit]
         rows = np.flatnonzero(digits == digit)
-        gap = np.abs(measured[None] - requested[rows][:, None]) / ctl.sd([digit])  # (r, 200, 6)
-        best = np.where(np.isnan(gap), 0.0, gap).max(2).argmin(1)
+        best = worst(misses_sd(ctl, [digit], measured[None], requested[rows][:, None])).argmin(1)
         images[rows], achieved[rows] = drawn[best], measured[best]
     return images, achieved
 
@@ -89,9 +103,9 @@ def score(ctl, stack, judge):
     """Control quality of stacked requests: errors, leakage, class kept, success."""
     digits, requested, held = stack["digits"], stack["requested"], stack["held"]
     sd = ctl.sd(digits)
-    error = np.abs(stack["achieved"] - requested) / sd  # (n, 6), NaN where free
+    error = misses_sd(ctl, digits, stack["achieved"], requested)  # (n, 6), NaN where free
     right = judge_outputs(judge, stack["images"])[0].argmax(1) == digits
-    within = np.where(np.isnan(error), 0.0, error).max(1) <= TOLERANCE
+    within = worst(error) <= TOLERANCE
     result = {"requests": int(len(digits)), "judge_accuracy": round(float(right.mean()), 4),
               "success": round(float((within & right).mean()), 4), "attributes": {}}
     for j, name in enumerate(ATTRIBUTES):

@@ -49,7 +49,17 @@ class Steered:
 
     def error_sd(self, ctl):
         """(n, 6) |achieved - requested| in the digit's SD units, NaN where free."""
-        return np.abs(self.achieved - self.requested) / ctl.sd(self.digits)
+        return misses_sd(ctl, self.digits, self.achieved, self.requested)
+
+
+def misses_sd(ctl, digits, achieved, requested):
+    """|achieved - requested| in each digit's SD units, NaN where a measure is free (broadcasts)."""
+    return np.abs(achieved - requested) / ctl.sd(digits)
+
+
+def worst(misses):
+    """The largest miss over the last axis, the measures, a free one (NaN) counting as none."""
+    return np.where(np.isnan(misses), 0.0, misses).max(-1)
 
 
 def check_request(ctl, digits, targets, hold):
@@ -96,8 +106,8 @@ def nearest_in_pool(ctl, digits, requested, start):
     noise, error = np.zeros_like(start), np.zeros(len(digits))
     for digit in np.unique(digits):
         rows, pool = np.flatnonzero(digits == digit), np.flatnonzero(ctl.pool_class == digit)
-        gap = np.abs(ctl.pool_attrs[pool][None] - requested[rows][:, None]) / ctl.sd([digit])  # (r, p, 6)
-        gap = np.where(np.isnan(gap), 0.0, gap).max(2)  # (r, p) the worst constraint
+        # (r, p): each pooled sample's worst constraint for each request
+        gap = worst(misses_sd(ctl, [digit], ctl.pool_attrs[pool][None], requested[rows][:, None]))
         # Closest in angle: in 100-d, Euclidean nearness favours the shortest pooled vectors.
         pooled = ctl.pool_noise[pool] / np.linalg.norm(ctl.pool_noise[pool], axis=1, keepdims=True)
         alike = start[rows] @ pooled.T  # (r, p)
@@ -115,8 +125,7 @@ def nearest_in_pool(ctl, digits, requested, start):
 
 def worst_error(ctl, digits, achieved, requested):
     """(n,) the largest |achieved - requested| over a request's constraints, in SD units."""
-    gap = np.abs(achieved - requested) / ctl.sd(digits)
-    return np.where(np.isnan(gap), 0.0, gap).max(1)
+    return worst(misses_sd(ctl, digits, achieved, requested))
 
 
 def frame_request(ctl, digits, targets, hold=(), *, noise=None, seed=0):
