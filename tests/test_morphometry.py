@@ -178,3 +178,17 @@ def test_agrees_with_the_toolkit_on_real_and_generated_digits(real_mnist):
             assert a["r"] >= 0.995, (name, measure_name, a)
             assert abs(a["mean_diff_sd"]) <= 0.02, (name, measure_name, a)
             assert a["mad_sd"] <= 0.05, (name, measure_name, a)
+
+
+def test_the_public_medial_axis_fallback_draws_the_same_skeletons(real_mnist, monkeypatch):
+    """If scikit-image moves its private loop, the measures do not change, and a warning says so."""
+    from gan_tutorials import morphometry
+    digits = real_mnist["test"][0][:40]
+    fast = measure(digits)
+    monkeypatch.setattr(morphometry, "_skeletonize_loop", None)
+    monkeypatch.setattr(morphometry, "FALLBACK_WARNED", [])
+    with pytest.warns(RuntimeWarning, match="public medial_axis") as warned:
+        slow = measure(digits)
+    assert len(warned) == 1  # once, not once per digit
+    for name in ATTRIBUTES:
+        np.testing.assert_allclose(slow[name], fast[name], atol=1e-9, err_msg=name)

@@ -44,6 +44,7 @@ docs/control.md shows the result.
 
 import argparse
 import time
+import warnings
 from functools import cache
 
 import numpy as np
@@ -56,6 +57,7 @@ except ImportError:  # a scikit-image that moved it: its public medial_axis, slo
     _skeletonize_loop = None
 
 ATTRIBUTES = ("slant", "thickness", "width", "height", "length", "area")
+TIEBREAK_SEED = 0  # the medial axis's fixed tie-break permutation
 UNITS = {"slant": "deg", "thickness": "px", "width": "px", "height": "px", "length": "px",
          "area": "px^2"}
 SCALE = 4  # upscaling factor: Morpho-MNIST's default
@@ -147,15 +149,28 @@ def medial_axis(mask, distance):
     keep, cornerness = medial_tables()
     neighbourhood = correlate(mask.astype(np.int64), BITS, mode="constant")
     i, j = np.nonzero(mask)
-    tiebreak = np.random.default_rng(0).permutation(len(i))  # fixed: see the module docstring
+    tiebreak = np.random.default_rng(TIEBREAK_SEED).permutation(len(i))  # see the module docstring
     order = np.lexsort((tiebreak, cornerness[neighbourhood[i, j]], distance[i, j]))
     if _skeletonize_loop is None:
-        from skimage.morphology import medial_axis as skimage_medial_axis
-        return skimage_medial_axis(mask, rng=0)
+        return public_medial_axis(mask)
     result = np.ascontiguousarray(mask, np.uint8)
     _skeletonize_loop(result, i.astype(np.intp), j.astype(np.intp),
                       order.astype(np.int32), keep)
     return result.astype(bool)
+
+
+def public_medial_axis(mask):
+    """scikit-image's public medial_axis, the same skeleton slower: where its loop has moved."""
+    from skimage.morphology import medial_axis as skimage_medial_axis
+    if not FALLBACK_WARNED:
+        FALLBACK_WARNED.append(True)
+        warnings.warn("scikit-image's compiled medial-axis loop was not found; measuring with "
+                      "its public medial_axis (the same skeletons, several times slower)",
+                      RuntimeWarning, stacklevel=3)
+    return skimage_medial_axis(mask, rng=TIEBREAK_SEED)
+
+
+FALLBACK_WARNED = []  # the fallback warns once per process
 
 
 def skeleton_length(skeleton):
