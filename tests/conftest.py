@@ -1,7 +1,44 @@
-"""Shared fixtures: tiny slices of the real MNIST, never the full dataset."""
+"""Shared fixtures: tiny slices of the real MNIST, a hermetic environment, child test runs.
 
+Hermetic: the suite writes nothing under $HOME. Before TensorFlow, Keras or
+matplotlib load, every place they (or the package, or a notebook kernel)
+would write goes to one temporary folder per test session, shared with the
+xdist workers and removed at the end; TFDS datasets are prepared once per
+clone into .test-cache/ (git-ignored), under a lock.
+"""
+
+import fcntl
 import gzip
+import os
 import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SESSION_TMP = "GAN_TUTORIALS_TEST_TMP"  # set by the controller, inherited by workers and children
+if SESSION_TMP not in os.environ:
+    os.environ[SESSION_TMP] = tempfile.mkdtemp(prefix="gan-tutorials-tests-")
+    OWN_TMP = True
+else:
+    OWN_TMP = False
+_tmp = Path(os.environ[SESSION_TMP])
+os.environ.update({
+    "GAN_TUTORIALS_CACHE": str(_tmp / "cache"),  # a judge trained for another dataset
+    "KERAS_HOME": str(_tmp / "keras"),
+    "MPLCONFIGDIR": str(_tmp / "matplotlib"),
+    "XDG_CACHE_HOME": str(_tmp / "xdg" / "cache"),
+    "XDG_CONFIG_HOME": str(_tmp / "xdg" / "config"),
+    "XDG_DATA_HOME": str(_tmp / "xdg" / "data"),
+    "IPYTHONDIR": str(_tmp / "ipython"),  # the notebook test's kernel
+    "JUPYTER_CONFIG_DIR": str(_tmp / "jupyter" / "config"),
+    "JUPYTER_DATA_DIR": str(_tmp / "jupyter" / "data"),
+    "JUPYTER_RUNTIME_DIR": str(_tmp / "jupyter" / "runtime"),
+    "TFDS_DATA_DIR": str(REPO / ".test-cache" / "tensorflow_datasets"),
+})
 
 import numpy as np
 import pytest
@@ -66,6 +103,51 @@ def read_events(run_dir):
 
 def scalars(events, tag):
     return [(step, float(tf.make_ndarray(v.tensor))) for step, v in events[tag]]
+
+
+def pytest_unconfigure(config):
+    """The controller removes the session's temporary folder."""
+    if OWN_TMP and not hasattr(config, "workerinput"):
+        shutil.rmtree(os.environ[SESSION_TMP], ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prepared_datasets():
+    """MNIST (and Fashion-MNIST where Debian's files are) prepared for TFDS, once, under a lock."""
+    folder = Path(os.environ["TFDS_DATA_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one xdist worker prepares; the other waits
+        if data.offline_file() is not None:
+            data.ensure("mnist")
+        if data.fashion_folder() is not None:
+            data.ensure("fashion_mnist")
+
+
+def child_pytest(args, env, timeout):
+    """Run pytest in a child process; return ({node id: outcome}, the completed process).
+
+    The outcomes come from pytest's own JUnit report: passed, failed, error or skipped.
+    """
+    handle, report = tempfile.mkstemp(suffix=".xml", dir=os.environ[SESSION_TMP])
+    os.close(handle)
+    report = Path(report)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                             "-p", "no:xdist", f"--junitxml={report}", *args],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    outcomes = {}
+    if report.stat().st_size:
+        for case in ET.parse(report).iter("testcase"):
+            module = case.get("classname").replace(".", "/") + ".py"
+            kinds = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
+            outcomes[f"{module}::{case.get('name')}"] = kinds[0] if kinds else "passed"
+    return outcomes, result
+
+
+def child_log(result):
+    """What a failed child printed: the end of its stdout and of its stderr."""
+    return (f"return code {result.returncode}\n--- stdout ---\n{result.stdout[-3000:]}"
+            f"\n--- stderr ---\n{result.stderr[-3000:]}")
 
 
 def pytest_report_header(config):

@@ -1,5 +1,6 @@
 """The MNIST judge: every metric checked on inputs whose answer is known."""
 
+import dataclasses
 import json
 
 import keras
@@ -153,7 +154,40 @@ def test_judge_of_an_older_recipe_is_retrained(tiny_judge, tmp_path, real_mnist)
     assert data.sha256_of(stale / "judge.keras") != data.sha256_of(folder / "judge.keras")
 
 
-# --- the real judge (trains once, ~1 min, then cached) ------------------------
+# --- the pinned judges ----------------------------------------------------------
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])
+def test_the_pinned_judges_load_without_training(dataset, real_mnist, tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_TUTORIALS_CACHE", str(tmp_path))
+    model = judge.get_judge(dataset)
+    assert list(tmp_path.iterdir()) == []  # nothing trained, nothing cached
+    assert data.sha256_of(judge.pinned_file(dataset)) == judge.PINNED[dataset]
+    card = judge.judge_card(dataset)
+    assert card["recipe"] == {**dataclasses.asdict(judge.recipe_for(dataset)), "seed": 0}
+    assert min(card["per_class_accuracy"]) <= card["test_accuracy"] <= 1
+    if dataset == "mnist":  # it reads real digits as its card says
+        x, y = real_mnist["test"]
+        predicted = judge.judge_outputs(model, np.asarray(data.scale_images(x[:2000])))[0]
+        assert (predicted.argmax(1) == y[:2000]).mean() >= 0.985
+
+
+def test_a_changed_pinned_judge_is_refused(tmp_path):
+    copy = tmp_path / "mnist.keras"
+    copy.write_bytes(judge.pinned_file("mnist").read_bytes() + b"\0")
+    with pytest.raises(judge.JudgeError, match="is not the pinned mnist judge's"):
+        judge.load_pinned("mnist", copy)
+
+
+@pytest.mark.slow
+def test_retraining_the_mnist_judge_agrees_with_the_pinned_one(real_mnist):
+    """The recipe rebuilds the judge: the same accuracy, the same reading of nearly every digit."""
+    pinned = judge.get_judge("mnist")
+    retrained, accuracy, _ = judge.train_judge(real_mnist["train"], real_mnist["test"], verbose=0)
+    same = judge.agreement(pinned, retrained, real_mnist["test"])
+    assert same["accuracy"][0] == pytest.approx(judge.judge_card("mnist")["test_accuracy"], abs=1e-4)
+    assert abs(accuracy - same["accuracy"][0]) <= 0.003
+    assert same["same_prediction"] >= 0.99
+
 
 @pytest.fixture(scope="module")
 def real_judge():

@@ -8,12 +8,11 @@ same draws, a smoke run writing every file, exact resume, steering a digit
 """
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import child_log, child_pytest
 from gan_tutorials import runs
 from gan_tutorials.config import Config
 from gan_tutorials.train import RunError, train
@@ -35,7 +34,6 @@ ON_JAX = [
     "test_control.py::test_steer_hits_targets_holds_the_rest_and_stays_in_the_shell",
     "test_bench.py::test_bench_runs_on_a_few_steps",  # times the JAX engines
 ]
-EXPECTED = 3 + 2 + 2 + 2 + 3 + 1 + 1  # test cases above, parametrizations included
 
 
 def jax_installed():
@@ -50,13 +48,11 @@ def jax_installed():
 @pytest.mark.skipif(not jax_installed(), reason="jax is not installed (make test-all installs it)")
 def test_backend_neutral_tests_pass_on_jax():
     env = dict(os.environ, KERAS_BACKEND="jax")
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist",
-         *[str(TESTS / t) for t in ON_JAX]],
-        cwd=TESTS.parent, env=env, capture_output=True, text=True, timeout=900)
-    assert "keras backend: jax" in result.stdout, result.stdout[-2000:]
-    assert result.returncode == 0, result.stdout[-4000:]
-    assert f" {EXPECTED} passed" in result.stdout, result.stdout[-2000:]
+    outcomes, result = child_pytest([str(TESTS / t) for t in ON_JAX], env, timeout=900)
+    assert "keras backend: jax" in result.stdout, child_log(result)
+    assert outcomes and set(outcomes.values()) == {"passed"}, (outcomes, child_log(result))
+    for test in ON_JAX:  # each one ran, every parametrization of a bare name included
+        assert any(k == f"tests/{test}" or k.startswith(f"tests/{test}[") for k in outcomes), test
 
 
 def test_resume_on_another_backend_is_refused(tiny_arrays, tmp_path):

@@ -1,18 +1,23 @@
 """Beyond the tutorial: the judge, a small CNN that reads generated digits (or clothes).
 
-    python -m gan_tutorials.judge [--dataset NAME] [--data-dir DIR]   # train or verify, cache
+    python -m gan_tutorials.judge [--dataset NAME]              # the judge's card
+    python -m gan_tutorials.judge --dataset NAME --retrain      # rebuild it by its recipe
 
 The tutorial judges its digits by eye; `evaluate` asks this classifier
-instead. One judge per dataset is trained once by that dataset's recipe
-(MNIST: one CNN, about a minute, >= 99.0% test accuracy; Fashion-MNIST: three
-averaged, about 13 minutes, 92.5%) and cached with a sha256 sidecar, which
-also records the recipe and its accuracy per class on the real test images
-(the ceiling for a generator's), in $GAN_TUTORIALS_CACHE/<dataset> or the user
-cache dir. Its penultimate layer's features feed the Frechet distance.
+instead. As the FID tools pin their feature network, the MNIST and
+Fashion-MNIST judges ship with the package (`judges/`), each checked
+against the sha256 below before use, with a card of its recipe and its
+accuracy per class on the real test images (the ceiling for a generator's):
+a score means the same on every machine, and nothing is trained to get it.
+`--retrain` rebuilds a judge by its recipe and reports how far it agrees
+with the pinned one. Another dataset's judge is trained once by the recipe
+and cached, with a sha256 sidecar, in $GAN_TUTORIALS_CACHE/<dataset> or the
+user cache dir. The penultimate layer's features feed the Frechet distance.
 """
 
 import argparse
 import dataclasses
+import importlib.resources
 import os
 import sys
 from pathlib import Path
@@ -38,6 +43,13 @@ JUDGE_RECIPES = {"mnist": Recipe(epochs=4, members=1),
                  "fashion_mnist": Recipe(epochs=15, members=3)}
 OTHER_RECIPE = JUDGE_RECIPES["fashion_mnist"]  # another dataset: as hard as Fashion-MNIST
 FEATURE_LAYER = "features"  # the judge's penultimate layer, used for the distance
+# sha256 of the judges shipped in judges/<dataset>.keras: a changed file is refused.
+PINNED = {"mnist": "98244bd161916f99509a6edf41fd067d377226bc3f205f381360ecb724bfac7a",
+          "fashion_mnist": "eb98177a9416b6f49fb88f3b1a0340cb6e541f437b735b0b1426595ae8756303"}
+
+
+class JudgeError(RuntimeError):
+    """A pinned judge's file is not the one the package pins."""
 
 
 def create_judge(spec=MNIST):
@@ -123,39 +135,73 @@ def load_cached_judge(folder, recipe=None):
         return None
 
 
-def get_judge(dataset="mnist", data_dir=None, *, folder=None, verbose=1, arrays=None):
-    """The dataset's cached judge, verified; trained (minutes) and cached if absent or corrupt.
+def pinned_file(dataset, name="keras"):
+    """The shipped judge of a dataset (name "keras") or its card (name "json")."""
+    return Path(importlib.resources.files("gan_tutorials")) / "judges" / f"{dataset}.{name}"
 
-    `arrays` = (train_xy, test_xy) trains on those instead of the dataset (tests).
+
+def load_pinned(dataset, path=None):
+    """The pinned judge of a dataset, after checking its file's sha256."""
+    path = Path(path or pinned_file(dataset))
+    actual = data.sha256_of(path)
+    if actual != PINNED[dataset]:
+        raise JudgeError(f"{path}: sha256 {actual} is not the pinned {dataset} judge's "
+                         f"{PINNED[dataset]}; reinstall gan_tutorials")
+    return keras.models.load_model(path, compile=False)
+
+
+def get_judge(dataset="mnist", data_dir=None, *, folder=None, verbose=1, arrays=None):
+    """The dataset's judge: the pinned one if the package ships it, else cached or trained.
+
+    A judge is trained (minutes) and cached when none is pinned for the
+    dataset, or when `folder` (a cache folder) or `arrays` = (train_xy,
+    test_xy) ask for that path (tests).
     """
+    if dataset in PINNED and folder is None and arrays is None:
+        return load_pinned(dataset)
     folder, recipe = Path(folder or cache_dir(dataset)), recipe_for(dataset)
     judge = load_cached_judge(folder, recipe)
     if judge is not None:
         return judge
     print(f"training the {dataset} judge (cached in {folder}) ...", file=sys.stderr, flush=True)
-    if arrays is None:
-        data.ensure(dataset, data_dir)
-        arrays = data.load(dataset, data_dir)
-    spec = data.image_set(dataset)
-    judge, accuracy, per_class = train_judge(*arrays, recipe, verbose=verbose, spec=spec)
+    judge, accuracy, per_class = train_by_recipe(dataset, data_dir, verbose=verbose,
+                                                 arrays=arrays)
     save_judge(folder, judge, accuracy, recipe, per_class=per_class)
     return judge
 
 
+def train_by_recipe(dataset, data_dir=None, *, verbose=1, arrays=None):
+    """A judge trained afresh by its dataset's recipe: (model, test accuracy, per class)."""
+    if arrays is None:
+        data.ensure(dataset, data_dir)
+        arrays = data.load(dataset, data_dir)
+    return train_judge(*arrays, recipe_for(dataset), verbose=verbose,
+                       spec=data.image_set(dataset))
+
+
+def agreement(judge_a, judge_b, test_xy):
+    """How two judges read the same real test images: each one's accuracy, and how often they agree."""
+    images = np.asarray(data.scale_images(test_xy[0]))
+    a, b = judge_outputs(judge_a, images)[0].argmax(1), judge_outputs(judge_b, images)[0].argmax(1)
+    labels = np.asarray(test_xy[1])
+    return {"accuracy": [float((a == labels).mean()), float((b == labels).mean())],
+            "same_prediction": float((a == b).mean())}
+
+
 def save_judge(folder, judge, accuracy, recipe, *, per_class=None):
     """Cache the judge (trained by `recipe`) with a sha256 sidecar, both written atomically."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / ".judge.tmp.keras"
-    judge.save(tmp)
-    sha = data.sha256_of(tmp)
-    tmp.replace(folder / "judge.keras")
-    runs.write_json(folder / "judge.json", {"sha256": sha, "test_accuracy": accuracy,
-                                            "per_class_accuracy": per_class,
-                                            **dataclasses.asdict(recipe)})
+    with runs.replacing(Path(folder) / "judge.keras") as tmp:
+        judge.save(tmp)
+        sha = data.sha256_of(tmp)
+    runs.write_json(Path(folder) / "judge.json", {"sha256": sha, "test_accuracy": accuracy,
+                                                  "per_class_accuracy": per_class,
+                                                  **dataclasses.asdict(recipe)})
 
 
 def judge_card(dataset="mnist"):
-    """The cached judge's sidecar: test accuracy, per class too, and its recipe."""
+    """The judge's card: test accuracy, per class too, and its recipe (pinned or cached)."""
+    if dataset in PINNED:
+        return runs.read_json(pinned_file(dataset, "json"))
     return runs.read_json(cache_dir(dataset) / "judge.json")
 
 
@@ -174,22 +220,33 @@ def judge_outputs(judge, images, batch_size=1000):
 
 
 def main(argv=None):
-    """CLI: make sure the judge is cached, and report its test accuracy."""
+    """CLI: the judge's card; --retrain rebuilds it by its recipe and compares."""
     parser = argparse.ArgumentParser(prog="python -m gan_tutorials.judge",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", default="mnist", help="tfds name (default: mnist)")
     parser.add_argument("--data-dir", help="TFDS data dir")
+    parser.add_argument("--retrain", action="store_true",
+                        help="train a judge afresh by the recipe and report its agreement with "
+                             "the pinned one (minutes)")
+    parser.add_argument("--out", help="with --retrain: also save the retrained judge here (.keras)")
     args = parser.parse_args(argv)
     try:
         data.image_set(args.dataset)
-        get_judge(args.dataset, args.data_dir)
-    except data.DataError as err:
+        judge = get_judge(args.dataset, args.data_dir)
+    except (data.DataError, JudgeError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     card = judge_card(args.dataset)
-    per_class = card.get("per_class_accuracy") or []
-    print(f"{args.dataset} judge cached in {cache_dir(args.dataset)}: test accuracy "
-          f"{card['test_accuracy']:.4f}, {card.get('members', 1)} CNN(s) of {card['epochs']} epochs"
-          + (f"; worst class {min(per_class):.4f}" if per_class else ""))
+    where = "pinned" if args.dataset in PINNED else f"cached in {cache_dir(args.dataset)}"
+    print(f"{args.dataset} judge ({where}): test accuracy {card['test_accuracy']:.4f}, "
+          f"worst class {min(card['per_class_accuracy']):.4f}")
+    if args.retrain:
+        retrained, _, _ = train_by_recipe(args.dataset, args.data_dir)
+        if args.out:
+            retrained.save(args.out)
+        same = agreement(judge, retrained, data.load(args.dataset, args.data_dir)[1])
+        print(f"retrained by the recipe: test accuracy {same['accuracy'][1]:.4f} against "
+              f"{same['accuracy'][0]:.4f}; the same reading on "
+              f"{same['same_prediction']:.2%} of the test images")
 
 
 if __name__ == "__main__":
