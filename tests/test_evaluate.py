@@ -264,3 +264,34 @@ def test_stray_ink_counts_ink_apart_from_the_largest_blob():
     pair = -np.ones((2, 28, 28, 1), np.float32)
     pair[:, 10, 10:20, 0] = 1
     assert evaluate.stray_ink(pair) == {"stray_ink": 0.0, "specks_per_image": 0.0}
+
+
+def test_the_same_results_leave_a_folder_as_it_is(tiny_arrays, tmp_path, capsys):
+    """evaluate twice writes once; results that say otherwise are replaced only with --overwrite."""
+    from gan_tutorials.config import Config
+    from gan_tutorials.train import train
+    out = tmp_path / "run"
+    train(Config(kind="cgan", engine="tutorial", epochs=1, batch_size=32, steps_per_epoch=2,
+                 out=str(out), quiet=True), arrays=tiny_arrays, callbacks=[])
+    evaluate.evaluate_run(out, per_class=20)
+    written = {p: p.stat().st_mtime_ns for p in [out / "metrics.json", *(out / "eval").iterdir()]}
+    again = evaluate.evaluate_run(out, per_class=20)  # the same digits: nothing rewritten
+    assert {p: p.stat().st_mtime_ns for p in written} == written
+    assert again["accuracy"] == json.loads((out / "metrics.json").read_text())["accuracy"]
+    with pytest.raises(SystemExit) as refused:  # other digits, other numbers
+        evaluate.main([str(out), "--per-class", "20", "--seed", "5"])
+    err = capsys.readouterr().err
+    assert refused.value.code == 2 and "holds other results; pass --overwrite" in err
+    assert {p: p.stat().st_mtime_ns for p in written} == written
+    evaluate.main([str(out), "--per-class", "20", "--seed", "5", "--overwrite"])
+    assert json.loads((out / "metrics.json").read_text())["seed"] == 5
+
+
+def test_results_agree_within_rounding_and_without_incidental_fields():
+    old = {"accuracy": 0.9961, "frechet_distance": 4.666715530352633, "seconds": 2.4,
+           "per_class": [0.99, 1.0], "kind": "cgan"}
+    new = dict(old, frechet_distance=4.666715802992314, seconds=9.1, generator_sha256="ab")
+    assert runs.agree(old, new)  # another CPU's rounding, another time, a new field
+    assert not runs.agree(old, dict(new, accuracy=0.9960))
+    assert not runs.agree(old, dict(new, per_class=[0.99, 1.0, 1.0]))
+    assert not runs.agree(old, dict(new, kind="gan"))

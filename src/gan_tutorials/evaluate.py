@@ -223,6 +223,9 @@ def build_parser():
     parser.add_argument("--dataset", help="tfds name of the generator's dataset (default: "
                         "the run folder's, else mnist)")
     parser.add_argument("--data-dir", help="TFDS data dir for the test set")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a metrics.json that says otherwise (one that says the same "
+                             "is always left as it is)")
     return parser
 
 
@@ -235,17 +238,21 @@ def main(argv=None):
     start = time.perf_counter()
     try:
         metrics = evaluate_run(args.generator or args.run_dir, args.out, per_class=args.per_class,
-                               seed=args.seed, dataset=args.dataset, data_dir=args.data_dir)
-    except (GeneratorError, data.DataError) as err:
+                               seed=args.seed, dataset=args.dataset, data_dir=args.data_dir,
+                               overwrite=args.overwrite)
+    except (GeneratorError, data.DataError, runs.RunError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     print(headline(metrics) + f"  ({time.perf_counter() - start:.1f}s in all)")
 
 
-def evaluate_run(source, out=None, *, per_class=1000, seed=0, dataset=None, data_dir=None):
+def evaluate_run(source, out=None, *, per_class=1000, seed=0, dataset=None, data_dir=None,
+                 overwrite=False):
     """Score a run folder's (or a .keras file's) generator; write metrics.json and eval/*.png.
 
     Writes to `out` (default: the run folder, or the .keras file's folder) and
-    returns the metrics. The dataset is the run folder's unless given.
+    returns the metrics. The dataset is the run folder's unless given. A
+    folder whose metrics.json already says the same is left as it is; one
+    that says otherwise is replaced only with `overwrite` (see runs.should_write).
     """
     source = Path(source)
     out = Path(out or (source if source.is_dir() else source.parent))
@@ -259,6 +266,8 @@ def evaluate_run(source, out=None, *, per_class=1000, seed=0, dataset=None, data
     metrics["generator_sha256"] = data.sha256_of(source if source.suffix == ".keras"
                                                  else source / "generator.keras")
     metrics["judge_per_class_accuracy"] = judge_card(dataset).get("per_class_accuracy")
+    if not runs.should_write(out / "metrics.json", metrics, overwrite):
+        return metrics
     images, _ = generate(generator, min(per_class, GRID_ROWS), seed, classes=spec.num_classes)
     order = grid_order(metrics["kind"], len(images), classes=spec.num_classes)
     figures.save_evaluation(out / "eval", metrics, images[order], COVERED_SHARE)

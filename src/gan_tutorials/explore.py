@@ -80,11 +80,13 @@ def main(argv=None):
                         choices=range(CLASSES), metavar="D", help="digits to draw (default 1 4 8)")
     parser.add_argument("--seed", type=bounded(int, 0), default=0, help="seed of the sampled noise")
     parser.add_argument("--out", help="output folder (default RUN_DIR/explore)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an explore.json that says otherwise")
     args = parser.parse_args(argv)
     try:
         numbers, out = explore_run(args.run_dir, args.out, samples=args.samples,
-                                   digits=args.digits, seed=args.seed)
-    except GeneratorError as err:
+                                   digits=args.digits, seed=args.seed, overwrite=args.overwrite)
+    except (GeneratorError, runs.RunError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     if numbers is None:
         print(f"{runs.dataset_of(args.run_dir)}: wrote the feature grid to {out / 'grid.png'}. "
@@ -94,12 +96,15 @@ def main(argv=None):
     print(headline(numbers) + f"\nwrote {out}")
 
 
-def explore_run(source, out=None, *, samples=2000, digits=TUTORIAL_DIGITS, seed=0):
+def explore_run(source, out=None, *, samples=2000, digits=TUTORIAL_DIGITS, seed=0,
+                overwrite=False):
     """Explore a cgan run folder's (or .keras file's) generator and write the figures.
 
     Writes to `out` (default RUN_DIR/explore). Returns (the numbers of
     explore.json, the folder); the numbers are None for a dataset other than
-    MNIST, where only the feature grid is drawn.
+    MNIST, where only the feature grid is drawn. An explore.json that already
+    says the same is left as it is, one that says otherwise replaced only with
+    `overwrite`.
     """
     source = Path(source)
     dataset = runs.dataset_of(source)
@@ -111,7 +116,8 @@ def explore_run(source, out=None, *, samples=2000, digits=TUTORIAL_DIGITS, seed=
     numbers, images = explore(generator, samples, list(digits), seed)
     numbers["generator_sha256"] = sha256_of(source / "generator.keras" if source.is_dir()
                                             else source)
-    save_explore(out, numbers, images)
+    if runs.should_write(out / "explore.json", numbers, overwrite):
+        save_explore(out, numbers, images)
     return numbers, out
 
 

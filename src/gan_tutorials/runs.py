@@ -79,6 +79,39 @@ def read_json(path):
     return json.loads(Path(path).read_text())
 
 
+# Fields of a results file that differ between two runs of the same computation.
+INCIDENTAL = ("seconds", "generator")  # timings, and the path the source was named by
+
+
+def agree(old, new, rel=1e-6):
+    """True when two results (JSON values) say the same: numbers within rel, incidental
+    fields and fields the old one lacks aside."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return all(agree(old[k], new[k], rel) for k in old.keys() & new.keys()
+                   if k not in INCIDENTAL)
+    if isinstance(old, list) and isinstance(new, list):
+        return len(old) == len(new) and all(agree(a, b, rel) for a, b in zip(old, new))
+    if isinstance(old, (int, float)) and isinstance(new, (int, float)):
+        return abs(old - new) <= rel * max(abs(old), abs(new)) or old == new
+    return old == new
+
+
+def should_write(path, results, overwrite=False):
+    """Whether an action writes `results` to `path` (and its figures beside it).
+
+    False when the file already says the same (so a committed run folder stays
+    as it is), True when it is absent or `overwrite`; RunError when it holds
+    other results, which only --overwrite replaces.
+    """
+    path = Path(path)
+    if overwrite or not path.exists():
+        return True
+    if agree(read_json(path), json.loads(json.dumps(results))):
+        return False
+    raise RunError(f"{path} holds other results; pass --overwrite to replace them, "
+                   "or --out for another folder")
+
+
 def has_results(run_dir):
     """True when run_dir already holds the output of a run."""
     return any((Path(run_dir) / name).exists() for name in RESULT_FILES)

@@ -112,13 +112,14 @@ def judge_seed(config, per_class=1000, samples=2000):
     stale = lambda path: (not path.exists() or made_from is not None
                           and runs.read_json(path).get("generator_sha256") != made_from)
     if stale(run_dir / "metrics.json"):
-        metrics = evaluate.evaluate_run(run_dir, per_class=per_class, data_dir=config.data_dir)
+        metrics = evaluate.evaluate_run(run_dir, per_class=per_class, data_dir=config.data_dir,
+                                        overwrite=True)  # stale: made from another generator
         print(evaluate.headline(metrics))
     explored = run_dir / "explore" / "explore.json"
     remeasure = ((run_dir / "generator.keras").exists() and explored.exists()
                  and runs.read_json(explored).get("measures_version", 1) != morphometry.VERSION)
     if explores(config) and (stale(explored) or remeasure):
-        numbers, out = explore.explore_run(run_dir, samples=samples)
+        numbers, out = explore.explore_run(run_dir, samples=samples, overwrite=True)
         print(explore.headline(numbers) + f"\nwrote {out}")
 
 

@@ -166,7 +166,7 @@ def finish(run_dir, models, history):
 def start_run(config, arrays, argv):
     """Check folder, data and devices before creating the folder.
 
-    Returns (run_dir, images, labels, the number of devices to train on).
+    Returns (run_dir, the dataset's spec, (images, labels), the number of devices to train on).
     """
     try:
         spec = image_set(config.dataset)  # a known, labelled grey-image dataset
@@ -185,7 +185,7 @@ def start_run(config, arrays, argv):
     except parallel.DeviceError as err:
         raise RunError(str(err)) from err
     runs.prepare_run_dir(run_dir, config, argv or [])
-    return run_dir, images, labels, devices
+    return run_dir, spec, (images, labels), devices
 
 
 def train(config=None, arrays=None, argv=None, callbacks=None):
@@ -196,17 +196,16 @@ def train(config=None, arrays=None, argv=None, callbacks=None):
     default ones, the judge's scores and the TensorBoard log.
     """
     config = config or Config()
-    run_dir, images, labels, devices = start_run(config, arrays, argv)
+    run_dir, spec, arrays, devices = start_run(config, arrays, argv)
     if callbacks is None:
         callbacks = default_callbacks(config)
     with parallel.scope(parallel.data_parallel(devices)):  # --devices N: see `parallel`
-        return train_epochs(config, run_dir, (images, labels), callbacks)
+        return train_epochs(config, run_dir, arrays, callbacks, spec=spec)
 
 
-def train_epochs(config, run_dir, arrays, callbacks):
+def train_epochs(config, run_dir, arrays, callbacks, *, spec):
     """The models, then every epoch of the run in run_dir (started or resumed): the history."""
     images, labels = arrays
-    spec = image_set(config.dataset)
     models = build_models(config, spec)
     groups = models.checkpoint_groups()
     start = runs.restore(run_dir, groups, keras.backend.backend()) if config.resume else 0

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gan_tutorials import morphometry
+from gan_tutorials import morphometry, runs
 from gan_tutorials.config import MNIST, bounded
 from gan_tutorials.control.files import save_grid, save_report, save_steered, save_sweep
 from gan_tutorials.control.fit import ATTRIBUTES, ControlError, control_dir, controller_for
@@ -45,9 +45,12 @@ def build_parser():
     parser.add_argument("--sweep", choices=ATTRIBUTES, metavar="ATTR", help="attribute to sweep")
     parser.add_argument("--from", dest="low", type=finite, help="sweep start")
     parser.add_argument("--to", dest="high", type=finite, help="sweep end")
-    parser.add_argument("--out", help="output folder for a request or a sweep")
+    parser.add_argument("--out", help="output folder for a request or a sweep, or for --report "
+                        "(default RUN_DIR/control)")
     parser.add_argument("--report", action="store_true",
                         help="measure control quality; write RUN_DIR/control/control.json")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="--report: replace a control.json that says otherwise")
     return parser
 
 
@@ -74,8 +77,11 @@ def main(argv=None):
         ctl = controller_for(args.run_dir)
         if args.report:
             numbers, arrays = control_report(ctl, get_judge("mnist"))
-            save_report(ctl, numbers, arrays, control_dir(args.run_dir))
-            print(headline(numbers) + f"\nwrote {control_dir(args.run_dir)}")
+            folder = Path(args.out or control_dir(args.run_dir))
+            written = runs.should_write(folder / "control.json", numbers, args.overwrite)
+            if written:
+                save_report(ctl, numbers, arrays, folder)
+            print(headline(numbers) + f"\n{'wrote' if written else 'unchanged:'} {folder}")
             return
         if args.sweep is not None:
             hold = args.hold or None
@@ -86,7 +92,7 @@ def main(argv=None):
             steered = steer(ctl, [args.digit] * args.n, targets, args.hold, seed=args.seed)
             save_grid(Path(args.out) / "grid.png", steered.images)
         save_steered(args.out, steered)
-    except (GeneratorError, ControlError) as err:
+    except (GeneratorError, ControlError, runs.RunError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     print(describe(ctl, steered) + f"\nwrote {args.out}")
 
