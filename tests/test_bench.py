@@ -59,6 +59,12 @@ def test_bench_runs_on_a_few_steps(tmp_path, capsys):
         assert result["speedup"][engine] == pytest.approx(ms["tutorial"] / ms[engine])
     assert result["matmul_gflops"] > 0 and result["steps_per_call"] == 2
     assert (result["backend"], result["device"]) == (backend, "cpu")
+    # The file names its machine and the command that made it.
+    machine = json.loads(out.read_text())["machine"]
+    assert machine["command"] == ("python -m gan_tutorials.bench --kind cgan --steps 2 --repeats 2 "
+                                  f"--warmup 0 --steps-per-call 2 --json {out}")
+    assert machine["cpu"]["cores"] >= 1 and set(machine["cpu"]["isa"]) <= bench.ISA_FLAGS
+    assert machine["versions"]["keras"] == keras.__version__ and machine["backend"] == backend
 
 
 def test_peak_is_derived_from_cpuinfo(tmp_path):
@@ -68,6 +74,7 @@ def test_peak_is_derived_from_cpuinfo(tmp_path):
                        "cpu MHz\t\t: 2500.000\nflags\t\t: fpu sse2 avx fma avx2\n\n")
     peak = bench.cpu_peak(cpuinfo)
     assert peak["fp32_lanes"] == 8 and peak["ghz"] == 2.5
+    assert peak["isa"] == ["avx", "avx2", "fma"] and peak["model"] == "AMD EPYC"
     assert peak["peak_gflops"] == pytest.approx(peak["cores"] * 2 * 8 * 2 * 2.5)
     cpuinfo.write_text(cpuinfo.read_text().replace("avx2", "avx2 avx512f"))
     assert bench.cpu_peak(cpuinfo)["fp32_lanes"] == 16

@@ -25,9 +25,10 @@ it: cores x 2 FMA units x float32 lanes x 2 FLOP x clock, read from /proc/cpuinf
 """
 
 import argparse
-import json
 import os
+import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -35,7 +36,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gan_tutorials import parallel
+from gan_tutorials import parallel, runs
 from gan_tutorials.config import ARCHS, ENGINES, MNIST, Config, bounded, devices_flag
 from gan_tutorials.data import DataError, image_set
 from gan_tutorials.models import create_models
@@ -195,8 +196,28 @@ def cpu_peak(cpuinfo="/proc/cpuinfo"):
     if first.get("vendor_id") == "AuthenticAMD" and first.get("cpu family") == "25":
         lanes = min(lanes, 8)
     cores, ghz = len(os.sched_getaffinity(0)), float(first.get("cpu MHz", "nan")) / 1000
-    return {"model": first.get("model name"), "cores": cores, "ghz": ghz, "fp32_lanes": lanes,
-            "fma": "fma" in flags, "peak_gflops": cores * 2 * lanes * 2 * ghz}
+    return {"model": first.get("model name"), "vendor": first.get("vendor_id"),
+            "family": first.get("cpu family"), "cores": cores, "ghz": ghz, "fp32_lanes": lanes,
+            "fma": "fma" in flags, "isa": sorted(flags & ISA_FLAGS),
+            "peak_gflops": cores * 2 * lanes * 2 * ghz}
+
+
+ISA_FLAGS = {"sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile",
+             "amx_bf16"}  # the vector units a float32 matmul kernel may use
+
+
+def machine(argv):
+    """What a benchmark file records beside its numbers: the CPU, the libraries, the command."""
+    versions = {"python": platform.python_version(), "numpy": np.__version__,
+                "tensorflow": tf.__version__, "keras": keras.__version__}
+    if keras.backend.backend() == "jax":
+        import jax
+        versions["jax"] = jax.__version__
+    return {"cpu": cpu_peak(), "memory_gib": round(os.sysconf("SC_PAGE_SIZE")
+                                                    * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+            "backend": keras.backend.backend(), "versions": versions,
+            "command": " ".join(["python -m gan_tutorials.bench", *argv]),
+            "date": time.strftime("%Y-%m-%d", time.gmtime())}
 
 
 def format_table(results):
@@ -247,7 +268,9 @@ def build_parser():
     parser.add_argument("--devices", nargs="+", type=devices_flag, default=["1"], metavar="N",
                         help="device counts to time, each data-parallel as train's --devices "
                              "(a count or all; above 1 needs KERAS_BACKEND=jax; default: 1)")
-    parser.add_argument("--json", default=None, help="also write the results to this file")
+    parser.add_argument("--json", default=None,
+                        help="also write the results, with the machine and the command, to this "
+                             "file (outputs/bench/ holds the committed ones)")
     return parser
 
 
@@ -270,9 +293,8 @@ def main(argv=None):
                for n in counts for a in args.arch for k in kinds]
     print(format_table(results))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"results": results, "tensorflow": tf.__version__,
-                       "keras": keras.__version__, "backend": keras.backend.backend()}, f, indent=2)
+        runs.write_json(args.json, {"machine": machine(sys.argv[1:] if argv is None else argv),
+                                    "results": results})
 
 
 if __name__ == "__main__":
