@@ -1,9 +1,12 @@
 """The front door and the docs: short enough to read, and no dead link or image."""
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
+
+from gan_tutorials import tables
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -48,3 +51,25 @@ def test_every_relative_link_and_image_resolves(page):
 def test_every_docs_page_opens_with_its_command(page):
     opening = page.read_text().split("\n## ")[0]  # before the page's first section
     assert "```sh\n" in opening
+
+
+def test_the_docs_tables_are_what_the_files_say():
+    """Each marked table is what `python -m gan_tutorials.tables` writes from the committed files."""
+    assert tables.update(ROOT, check=True) == []
+    marked = sum(len(tables.MARKED.findall(p.read_text())) for p in tables.pages(ROOT))
+    assert marked >= len(tables.TABLES)  # every table is on a page
+
+
+def test_a_table_edited_by_hand_is_found_and_rewritten(tmp_path):
+    shutil.copytree(ROOT / "outputs" / "reference", tmp_path / "outputs" / "reference",
+                    ignore=shutil.ignore_patterns("logs", "samples", "*.gif"))
+    (tmp_path / "docs").mkdir()
+    page = (ROOT / "docs" / "conv.md").read_text()
+    (tmp_path / "README.md").write_text("")
+    edited = page.replace("| epochs | 100 |", "| epochs | 99 |", 1)
+    assert edited != page
+    (tmp_path / "docs" / "conv.md").write_text(edited)
+    assert tables.update(tmp_path, check=True) == [tmp_path / "docs" / "conv.md"]
+    assert (tmp_path / "docs" / "conv.md").read_text() == edited  # --check writes nothing
+    assert tables.update(tmp_path) == [tmp_path / "docs" / "conv.md"]
+    assert (tmp_path / "docs" / "conv.md").read_text() == page

@@ -9,7 +9,7 @@ from gan_tutorials.train import default_callbacks
 
 PACKAGE = Path(__file__).parent.parent / "src" / "gan_tutorials"
 CORE = ("config", "data", "models", "steps", "train", "runs", "figures", "parallel")
-LAB = ("judge", "evaluate", "explore", "latent", "morphometry", "control", "study", "compare", "board",
+LAB = ("judge", "evaluate", "explore", "latent", "tables", "morphometry", "control", "study", "compare", "board",
        "bench", "studio")
 
 

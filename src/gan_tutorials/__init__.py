@@ -23,6 +23,7 @@ The modules follow the tutorial's story:
     study     beyond the tutorial: one setting across seeds, the claims per seed
     compare   the next lesson: run folders side by side (dense against conv)
     bench     beyond the tutorial: speed of each engine against the machine
+    tables    the docs' result tables, written from the committed files
     parallel  beyond the tutorial: step 2 data-parallel on several devices (JAX)
 """
 
