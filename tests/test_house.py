@@ -9,8 +9,8 @@ from gan_tutorials.train import default_callbacks
 
 PACKAGE = Path(__file__).parent.parent / "src" / "gan_tutorials"
 CORE = ("config", "data", "models", "steps", "train", "runs", "figures", "parallel")
-LAB = ("judge", "evaluate", "explore", "latent", "tables", "morphometry", "control", "study", "compare", "board",
-       "bench", "studio")
+LAB = ("judge", "evaluate", "explore", "latent", "tables", "morphometry", "control", "study",
+       "compare", "board", "bench", "studio")
 
 
 def imported_modules(path):

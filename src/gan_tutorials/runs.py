@@ -80,7 +80,7 @@ def read_json(path):
 
 
 # Fields of a results file that differ between two runs of the same computation.
-INCIDENTAL = ("seconds", "generator")  # timings, and the path the source was named by
+INCIDENTAL = ("seconds", "requests_per_second", "generator")  # timings; the path named
 
 
 def agree(old, new, rel=1e-6):
