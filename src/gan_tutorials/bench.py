@@ -206,8 +206,8 @@ ISA_FLAGS = {"sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_b
              "amx_bf16"}  # the vector units a float32 matmul kernel may use
 
 
-def machine(argv):
-    """What a benchmark file records beside its numbers: the CPU, the libraries, the command."""
+def machine(command):
+    """What a file of measurements records beside them: the CPU, the libraries, the command."""
     versions = {"python": platform.python_version(), "numpy": np.__version__,
                 "tensorflow": tf.__version__, "keras": keras.__version__}
     if keras.backend.backend() == "jax":
@@ -216,7 +216,7 @@ def machine(argv):
     return {"cpu": cpu_peak(), "memory_gib": round(os.sysconf("SC_PAGE_SIZE")
                                                     * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
             "backend": keras.backend.backend(), "versions": versions,
-            "command": " ".join(["python -m gan_tutorials.bench", *argv]),
+            "command": command,
             "date": time.strftime("%Y-%m-%d", time.gmtime())}
 
 
@@ -293,7 +293,8 @@ def main(argv=None):
                for n in counts for a in args.arch for k in kinds]
     print(format_table(results))
     if args.json:
-        runs.write_json(args.json, {"machine": machine(sys.argv[1:] if argv is None else argv),
+        argv = sys.argv[1:] if argv is None else argv
+        runs.write_json(args.json, {"machine": machine(" ".join([parser.prog, *argv])),
                                     "results": results})
 
 

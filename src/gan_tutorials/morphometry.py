@@ -43,6 +43,7 @@ docs/control.md shows the result.
 """
 
 import argparse
+import sys
 import time
 import warnings
 from functools import cache
@@ -285,6 +286,8 @@ def main(argv=None):
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--against", required=True, metavar="REFERENCE_NPZ",
                         help="the toolkit's measures of MNIST test digits and generated digits")
+    parser.add_argument("--json", help="also write the table, the timings and the machine here "
+                        "(outputs/morphometry/agreement.json is the committed one)")
     args = parser.parse_args(argv)
     from gan_tutorials import data  # MNIST's test digits, offline
     try:
@@ -306,6 +309,11 @@ def main(argv=None):
             a = rows[m]
             print(f"| {m} | {name} | {a['r']:.4f} | {a['mean_diff_sd']:+.4f} | {a['mad_sd']:.4f} |")
     print("ms per image: " + ", ".join(f"{name} {v:.2f}" for name, v in ms.items()))
+    if args.json:
+        from gan_tutorials import bench, runs  # the machine's description; the atomic write
+        command = " ".join([parser.prog, *(sys.argv[1:] if argv is None else argv)])
+        runs.write_json(args.json, {"agreement": table, "ms_per_image": ms,
+                                    "machine": bench.machine(command)})
 
 
 if __name__ == "__main__":

@@ -209,6 +209,103 @@ def headline(root):
                       *(f"| {a} | {b} | {c} |" for a, b, c in rows)])
 
 
+def toolkit_agreement(root):
+    """The six measures against the Morpho-MNIST toolkit's own, from `morphometry --json`."""
+    table = runs.read_json(root / "outputs" / "morphometry" / "agreement.json")["agreement"]
+    lines = ["| measure | set | r | mean diff (SD) | MAD (SD) |", "| --- | --- | ---: | ---: | ---: |"]
+    for measure in table["mnist"]:
+        for name, rows in table.items():
+            a = rows[measure]
+            lines.append(f"| {measure} | {name} | {a['r']:.4f} | {a['mean_diff_sd']:+.4f} | "
+                         f"{a['mad_sd']:.4f} |")
+    return "\n".join(lines)
+
+
+CATEGORY_NAMES = {"thick_straight": "thick, straight", "thick_slanted": "thick, slanted right",
+                  "thin_straight": "thin, straight", "thin_slanted": "thin, slanted right"}
+
+
+def explored(root, run="cgan"):
+    """A reference run's explore.json."""
+    return runs.read_json(root / REFERENCE / run / "explore" / "explore.json")
+
+
+def explore_categories(root):
+    """The tutorial's four style categories: their size and their mean vector's style."""
+    lines = ["| category (vectors) | slant of its mean vector | thickness (px) |",
+             "| --- | ---: | ---: |"]
+    for name, c in explored(root)["categories"].items():
+        lines.append(f"| {CATEGORY_NAMES[name]} ({c['size']}) | {c['slant']:+.1f}° | "
+                     f"{c['thickness']:.2f} |")
+    return "\n".join(lines)
+
+
+def explore_arithmetic(root):
+    """The tutorial's two sums of category vectors: what each draws, and what was expected."""
+    style = lambda m: f"{m['slant']:+.1f}°, {m['thickness']:.2f} px"
+    label = lambda name: name.replace("_", "-")
+    lines = ["| sum | result | expected category |", "| --- | --- | --- |"]
+    for op, a in explored(root)["arithmetic"].items():
+        left, right = (f"{label(n)} ({style(m)})" for n, m in a["operands"].items())
+        lines.append(f"| {left} {'+' if op == 'add' else '-'} {right} | slant "
+                     f"{a['result']['slant']:+.1f}°, thickness {a['result']['thickness']:.2f} px | "
+                     f"{label(a['expect'])} ({style(a['expected'])}) |")
+    return "\n".join(lines)
+
+
+BENCH = Path("outputs") / "bench"  # bench --json files: results with their machine
+STEPS_PER_EPOCH = 468  # 60,000 images in batches of 128
+
+
+def measured_by(data, path):
+    """The line under a table of measurements: its file, command and machine."""
+    cpu, machine = data["machine"]["cpu"] or {}, data["machine"]
+    versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if k != "python")
+    return (f"Measured by `{machine['command']}` on {cpu.get('model', 'an unknown CPU')} "
+            f"({cpu.get('cores')} cores, {', '.join(cpu.get('isa', [])) or 'no ISA flags read'}; "
+            f"{versions}) on {machine['date']}: `{path}`.")
+
+
+def engine_costs(name, archs=("dense", "conv")):
+    """Per pair of a bench file: each engine's ms/step and s/epoch, the step's GFLOP, the share
+    of the matmul rate; the conv/dense ratio of a fused epoch; the file's machine."""
+    def write(root):
+        path = BENCH / f"{name}.json"
+        data = runs.read_json(root / path)
+        results = [r for r in data["results"] if r["arch"] in archs and r["devices"] == 1]
+        engines = list(results[0]["ms_per_step"])
+        lines = ["| pair | engine | ms/step | s/epoch | GFLOP/step | share of the matmul rate |",
+                 "| --- | --- | ---: | ---: | ---: | ---: |"]
+        for r in results:
+            ms = [r["ms_per_step"][e] for e in engines]
+            lines.append(f"| {r['arch']} {r['model']} | {' / '.join(engines)} | "
+                         f"{' / '.join(f'{m:.1f}' for m in ms)} | "
+                         f"{' / '.join(f'{m * STEPS_PER_EPOCH / 1000:.1f}' for m in ms)} | "
+                         f"{r['gflop_per_step']:.2f} | "
+                         + " / ".join(f"{r['share_of_matmul_rate'][e]:.0%}" for e in engines) + " |")
+        fused = {(r["arch"], r["model"]): r["ms_per_step"]["fused"] for r in results}
+        ratios = [f"{kind} {fused['conv', kind] / fused['dense', kind]:.1f}x"
+                  for kind in ("gan", "cgan") if ("conv", kind) in fused and ("dense", kind) in fused]
+        tail = [f"A fused conv epoch costs {' and '.join(ratios)} a fused dense one."] if ratios else []
+        return "\n".join(lines + [""] + tail + [measured_by(data, path)])
+    return write
+
+
+def device_costs(name):
+    """Each engine's ms/step at each device count of a `bench --devices` file."""
+    def write(root):
+        path = BENCH / f"{name}.json"
+        data = runs.read_json(root / path)
+        engines = list(data["results"][0]["ms_per_step"])
+        lines = ["| devices | pair | " + " | ".join(f"{e} ms/step" for e in engines) + " |",
+                 "| ---: | --- |" + " ---: |" * len(engines)]
+        for r in data["results"]:
+            lines.append(f"| {r['devices']} | {r['arch']} {r['model']} | "
+                         + " | ".join(f"{r['ms_per_step'][e]:.1f}" for e in engines) + " |")
+        return "\n".join(lines + ["", measured_by(data, path)])
+    return write
+
+
 TABLES = {  # name -> a function of the repository root that returns the markdown table
     "conv-mnist": runs_side_by_side("cgan", "conv-cgan", "gan", "conv-gan"),
     "conv-fashion": runs_side_by_side("fashion-cgan", "fashion-conv-cgan"),
@@ -219,6 +316,13 @@ TABLES = {  # name -> a function of the repository root that returns the markdow
     "control-report": control_report("cgan"),
     "fashion-classes": fashion_pair,
     "headline": headline,
+    "toolkit-agreement": toolkit_agreement,
+    "explore-categories": explore_categories,
+    "explore-arithmetic": explore_arithmetic,
+    "speed": engine_costs("tensorflow", archs=("dense",)),
+    "conv-cost-tensorflow": engine_costs("tensorflow"),
+    "conv-cost-jax": engine_costs("jax"),
+    "devices": device_costs("jax-devices"),
 }
 
 
