@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.stats import chi
 
-from gan_tutorials import control, judge
+from gan_tutorials import control, judge, morphometry
 from gan_tutorials.control import ATTRIBUTES, TOLERANCE, ControlError, cli
 from gan_tutorials.models import load_generator
 
@@ -55,7 +55,10 @@ def test_fit_saves_and_reloads_for_its_generator_only(tmp_path):
     assert loaded.fit["direction_r2"] == fitted.fit["direction_r2"]
     fit_json = control.control_dir(run) / "fit.json"
     saved = fit_json.read_text()
-    fit_json.write_text(saved.replace('"measures_version": 2', '"measures_version": 1'))
+    older = saved.replace(f'"measures_version": {morphometry.VERSION}',
+                          f'"measures_version": {morphometry.VERSION - 1}')
+    assert older != saved
+    fit_json.write_text(older)
     assert control.load_controller(run, generator) is None  # other measures: refit
     fit_json.write_text(saved)
     assert control.load_controller(run, generator) is not None

@@ -161,8 +161,11 @@ def test_uint8_pixels_are_measured_as_the_toolkit_does(real_mnist):
     images = real_mnist["test"][0][:20]
     as_pixels = measure(images)
     as_ink = measure(images / 255.0, ink=True)
-    for name in ATTRIBUTES:  # the truncation moves the measures a little, not a lot
-        assert as_pixels[name] == pytest.approx(as_ink[name], rel=0.05, abs=0.05)
+    for name in ATTRIBUTES:  # the truncation moves the measures a little, not a lot; a mask
+        # one pixel apart may take another of the medial axis's tie-breaks, which move
+        # length by up to RELEASED_RTOL's 6.5% on their own
+        rel = max(0.05, RELEASED_RTOL[name])
+        assert as_pixels[name] == pytest.approx(as_ink[name], rel=rel, abs=0.05), name
     assert any(not np.allclose(as_pixels[n], as_ink[n]) for n in ("slant", "width", "height"))
 
 

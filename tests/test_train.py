@@ -213,6 +213,9 @@ def test_ema_follows_g_after_each_g_step(engine, tiny_arrays, tmp_path):
     average = keras.models.load_model(tmp_path / "ema" / "generator-ema.keras")
     for a, b in zip(average.get_weights(), saved["average"], strict=True):
         np.testing.assert_array_equal(a, b)  # the saved model is the checkpoint's average
+    assert runs.unowned(tmp_path / "ema") == []  # part of the layout --overwrite clears
+    train(Config(out=str(tmp_path / "ema"), overwrite=True, **settings), arrays=tiny_arrays)
+    assert not (tmp_path / "ema" / "generator-ema.keras").exists()  # no stale average left
 
 
 @pytest.mark.parametrize("engine, arch", [("train_on_batch", "dense"), ("fused", "dense"),

@@ -6,7 +6,7 @@
     RUN_DIR/progress.gif         the previews as an animation
     RUN_DIR/losses.png, quality.png  curves per epoch (quality: --eval-every)
     RUN_DIR/checkpoint.npz       weights + optimizer slots of the last epoch
-    RUN_DIR/generator.keras, discriminator.keras
+    RUN_DIR/generator.keras, discriminator.keras (generator-ema.keras: --ema's average)
     RUN_DIR/metrics.json, eval/  written by `evaluate`
     RUN_DIR/explore/             written by `explore`
     RUN_DIR/logs/                TensorBoard events, written as training goes
@@ -35,8 +35,9 @@ HISTORY_FIELDS = ["epoch", "d_loss", "g_loss", "seconds", "steps"]
 RESULT_FILES = ("config.json", "history.csv", "checkpoint.npz", "generator.keras")
 # Everything any action writes into a run folder; --overwrite removes all of
 # it. A test runs every action and fails on a name missing here.
-OWNED = (*RESULT_FILES, "discriminator.keras", "progress.gif", "losses.png", "quality.png",
-         "metrics.json", "samples", "eval", "explore", "control", "logs")
+OWNED = (*RESULT_FILES, "generator-ema.keras", "discriminator.keras", "progress.gif",
+         "losses.png", "quality.png", "metrics.json", "samples", "eval", "explore", "control",
+         "logs")
 MIN_FREE_BYTES = 200 * 2**20  # a full run writes ~60 MB; refuse to start below this
 
 
