@@ -362,6 +362,7 @@ TABLES = {  # name -> a function of the repository root that returns the markdow
     "conv-cost-jax": engine_costs("jax"),
     "run-times": run_times,
     "backends": backends,
+    "make-times": make_times,
 }
 
 
