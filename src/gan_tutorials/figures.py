@@ -182,7 +182,12 @@ def plot_curves(path, x, panels, *, xlabel, title):
 
 
 def plot_series(path, panels, *, xlabel, title):
-    """Side-by-side line plots: panels = {panel title: {line label: (xs, ys)}}."""
+    """Side-by-side line plots, saved: panels = {panel title: {line label: (xs, ys)}}."""
+    _save(series_figure(panels, xlabel=xlabel, title=title), path)
+
+
+def series_figure(panels, *, xlabel, title):
+    """Side-by-side line plots as a Figure: panels = {panel title: {line label: (xs, ys)}}."""
     fig = Figure(figsize=(4.5 * len(panels), 3.5))
     axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, (name, lines) in zip(axes[0], panels.items()):
@@ -192,7 +197,7 @@ def plot_series(path, panels, *, xlabel, title):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
-    _save(fig, path)
+    return fig
 
 
 def save_evaluation(folder, metrics, grid_images, covered_share):

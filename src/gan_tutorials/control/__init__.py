@@ -29,10 +29,17 @@ from gan_tutorials.control.fit import (
                                       measure_array,
                                       save_controller,
 )
-from gan_tutorials.control.report import article_candidates, article_method, control_report, score
+from gan_tutorials.control.report import (
+    article_candidates,
+    article_method,
+    control_report,
+    pool_categories,
+    score,
+)
 from gan_tutorials.control.steering import DAMPING, SHELL, TOLERANCE, Steered, steer, sweep
 
 __all__ = ["ATTRIBUTES", "ControlError", "Controller", "control_dir", "controller_for",
            "fit_controller", "fit_directions", "load_controller", "measure_array",
-           "save_controller", "article_candidates", "article_method", "control_report", "score",
+           "save_controller", "article_candidates", "article_method", "control_report",
+           "pool_categories", "score",
            "DAMPING", "SHELL", "TOLERANCE", "Steered", "steer", "sweep"]

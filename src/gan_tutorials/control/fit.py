@@ -68,7 +68,9 @@ class Controller:
             per_row = jax.jit(jax.vmap(jax.jacrev(one)))
             return lambda noise, labels: np.asarray(per_row(noise, labels)) * scale
 
-        @tf.function(reduce_retracing=True)
+        # One trace for every batch size: a round's active requests shrink as they finish.
+        @tf.function(input_signature=[tf.TensorSpec([None, self.generator.inputs[0].shape[-1]]),
+                                      tf.TensorSpec([None, self.classes])])
         def batch_jacobian(noise, labels):
             with tf.GradientTape() as tape:
                 tape.watch(noise)

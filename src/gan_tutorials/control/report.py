@@ -63,24 +63,33 @@ def joint_requests(ctl, per_digit, seed):
     return digits[keep], {a: attrs[keep, c] for a, c in zip(CORE, cols)}
 
 
-def article_candidates(ctl):
-    """The tutorial's tools at their best: every scaled category vector, drawn as every digit.
+def pool_categories(ctl):
+    """The tutorial's four category vectors, sorted from the fit's measured pool: {name: (dim,)}.
 
-    Sorts the pool into the tutorial's four categories (thick/thin x
-    straight/slanted, by terciles within each digit), scales each category's
-    mean noise by the tutorial's 50 scalars from 2 to -2, and draws and
-    measures all 200 candidates as each digit. Returns
-    {digit: (images (200, 28, 28, 1), measures (200, 6))}.
+    Categories are thick/thin x straight/slanted by terciles, as the tutorial
+    sorts them by eye (see `latent.categorize`); thickness is taken within
+    each digit, in its SD, since a 1 is thin next to an 8 of the same stroke.
     """
     slant, thick = ATTRIBUTES.index("slant"), ATTRIBUTES.index("thickness")
     by_class = np.stack([ctl.pool_attrs[ctl.pool_class == c].mean(0) for c in range(ctl.classes)])
-    # Thickness within each digit, in its SD: a 1 is thin next to an 8 of the same stroke.
     thickness = ((ctl.pool_attrs[:, thick] - by_class[ctl.pool_class, thick])
                  / ctl.sd(ctl.pool_class)[:, thick])
     masks = latent.categorize({"slant": ctl.pool_attrs[:, slant], "thickness": thickness})
-    vectors = latent.category_vectors(ctl.pool_noise, masks)
+    return latent.category_vectors(ctl.pool_noise, masks)
+
+
+def article_candidates(ctl, digits=None):
+    """The tutorial's tools at their best: every scaled category vector, drawn as each digit.
+
+    Scales each of `pool_categories`' mean noise vectors by the tutorial's 50
+    scalars from 2 to -2, and draws and measures all 200 candidates as each
+    of digits (default: every digit). Returns {digit: (images (200, 28, 28, 1),
+    measures (200, 6))}.
+    """
+    vectors = pool_categories(ctl)
     noise = np.concatenate([latent.scaled(v) for v in vectors.values()])  # (200, dim)
-    drawn = {d: draw(ctl.generator, noise, [d] * len(noise)) for d in range(ctl.classes)}
+    digits = range(ctl.classes) if digits is None else digits
+    drawn = {d: draw(ctl.generator, noise, [d] * len(noise)) for d in digits}
     return {d: (images, measure_array(images)) for d, images in drawn.items()}
 
 

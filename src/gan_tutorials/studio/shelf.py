@@ -1,0 +1,132 @@
+"""The studio, part 1: the run folders it serves, opened once and only read.
+
+A `Shelf` maps a short name (the folder's name) to what the page needs from
+that folder: its generator, its dataset, its numbers (read by `compare`),
+and, for an MNIST cgan run whose control fit matches its generator, the fit.
+Nothing here writes: a missing or stale fit is reported with the command
+that makes one (`control.controller_for` would refit and write instead).
+"""
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import keras
+
+from gan_tutorials import compare, runs
+from gan_tutorials.config import MNIST
+from gan_tutorials.control import article_candidates, load_controller
+from gan_tutorials.data import image_set
+from gan_tutorials.judge import load_pinned
+from gan_tutorials.models import GeneratorError, is_conditional, load_generator
+
+REFERENCE = Path("outputs/reference")  # the committed runs, served when no folder is named
+
+
+class StudioError(ValueError):
+    """A request the studio cannot serve; the message names what it can."""
+
+
+@dataclass
+class Run:
+    """One run folder as the studio reads it."""
+    name: str
+    folder: Path
+    config: dict
+    generator: keras.Model
+    control: object = None  # a control.Controller, or None (see `control_note`)
+    control_note: str = ""  # why Control is off for this run, with the command to turn it on
+    cache: dict = field(default_factory=dict)  # per-run computations shared by requests
+
+    @property
+    def spec(self):
+        return image_set(self.config["dataset"])
+
+    @property
+    def conditional(self):
+        return is_conditional(self.generator)
+
+    @property
+    def noise_dim(self):
+        return self.generator.inputs[0].shape[-1]
+
+    @cached_property
+    def summary(self):
+        """compare's numbers for this folder, or None when it holds no metrics.json."""
+        try:
+            return {**compare.read_run(self.folder), "run": self.name}
+        except runs.RunError:
+            return None
+
+    def article(self, digit):
+        """The article's candidates for a digit, drawn once per run and digit (see control.report)."""
+        key = ("article", digit)
+        if key not in self.cache:
+            self.cache[key] = article_candidates(self.control, [digit])[digit]
+        return {digit: self.cache[key]}
+
+
+def open_run(folder, name=None):
+    """Read one run folder: a Run, its control fit loaded when present and current."""
+    folder = Path(folder)
+    config = runs.read_config(folder)
+    spec = image_set(config["dataset"])
+    generator = load_generator(folder, spec=spec)
+    run = Run(name or folder.name, folder, config, generator)
+    if spec.name != MNIST.name:
+        run.control_note = (f"off for {run.name}: Morpho-MNIST's measures are of handwriting, "
+                            f"and this run draws {spec.name}")
+    elif not run.conditional:
+        run.control_note = f"off for {run.name}: steering asks for a digit, so it needs a cgan run"
+    else:
+        run.control = load_controller(folder, generator)
+        if run.control is None:
+            run.control_note = (f"{run.name} has no control fit for its generator; make one with "
+                                f"`python -m gan_tutorials.control {folder} --report`")
+    return run
+
+
+def reference_folders(root=REFERENCE):
+    """The committed reference runs under root that hold a generator, in name order."""
+    root = Path(root)
+    if not root.is_dir():  # run from outside the repository: look beside the package
+        root = Path(__file__).resolve().parents[3] / REFERENCE
+    return sorted(p for p in root.glob("*") if (p / "generator.keras").is_file()) if root.is_dir() else []
+
+
+class Shelf:
+    """The studio's runs by name, fixed at launch; requests name runs, never paths."""
+
+    def __init__(self, folders):
+        folders = [Path(f) for f in folders]
+        if not folders:
+            raise StudioError("no run folders to serve: name one (a folder holding generator.keras)")
+        names = [f.name for f in folders]
+        self.runs = {}
+        for folder in folders:
+            name = folder.name if names.count(folder.name) == 1 else f"{folder.parent.name}/{folder.name}"
+            try:
+                self.runs[name] = open_run(folder, name)
+            except (runs.RunError, GeneratorError) as err:
+                raise StudioError(str(err)) from err
+        self._judges = {}
+
+    def __getitem__(self, name):
+        if name not in self.runs:
+            raise StudioError(f"unknown run {name!r}; this studio serves {', '.join(self.runs)}")
+        return self.runs[name]
+
+    def names(self, need=None):
+        """Run names, all or those for which need(run) holds."""
+        return [n for n, r in self.runs.items() if need is None or need(r)]
+
+    def judge(self, dataset):
+        """The dataset's pinned judge, loaded on first use."""
+        if dataset not in self._judges:
+            self._judges[dataset] = load_pinned(dataset)
+        return self._judges[dataset]
+
+
+def steerable(run):
+    """True when Control can serve the run."""
+    return run.control is not None
