@@ -101,6 +101,7 @@ def test_reach_is_the_fits_percentiles_rounded_inward(shelf):
         lo, hi, median = reach[name]
         assert low[j] <= lo < low[j] + 0.01 and high[j] - 0.01 < hi <= high[j]
         assert lo == round(lo, 2) and hi == round(hi, 2) and lo <= median <= hi
+        assert all(type(v) is float for v in (lo, hi, median))  # numpy scalars reach the page as text
 
 
 def test_a_steered_request_reports_what_its_digits_measure(shelf):

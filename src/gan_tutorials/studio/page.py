@@ -118,9 +118,10 @@ def control_tab(shelf):
     reach = tabs.reach(run, DEFAULT_DIGIT)
     settings = sliders_for(reach)
     with gr.Row():
-        name = gr.Dropdown(steerables, value=run.name, label="run", allow_custom_value=True)
+        name = gr.Dropdown(steerables, value=run.name, label="run", allow_custom_value=True,
+                           elem_id="control-run")
         digit = gr.Dropdown(list(range(run.control.classes)), value=DEFAULT_DIGIT, label="digit",
-                            allow_custom_value=True)
+                            allow_custom_value=True, elem_id="control-digit")
     sliders = {a: gr.Slider(**settings[a], elem_id=f"slider-{a}") for a in CORE}
     with gr.Accordion("more", open=False):
         sliders.update({a: gr.Slider(**settings[a], elem_id=f"slider-{a}") for a in MORE})
@@ -190,8 +191,10 @@ def control_tab(shelf):
     for control in controls:
         control.change(remember, controls, extras, api_visibility="private")
     for slider in sliders.values():
+        # "once": moves during a preview are dropped, not sent after it, so no preview is
+        # queued behind the release's steer to overwrite it (one queue serves both).
         slider.input(served(preview), inputs, [steered, summary], api_visibility="private",
-                     trigger_mode="always_last", concurrency_id="control")
+                     trigger_mode="once", concurrency_id="control")
         slider.release(served(steer), inputs, outputs, api_visibility="private", concurrency_id="control")
     for picker in (name, digit):
         picker.change(served(rescale), [name, digit], [sliders[a] for a in ATTRIBUTES],

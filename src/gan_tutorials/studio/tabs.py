@@ -97,7 +97,7 @@ def reach(run, digit):
     """{measure: (low, high, median)}: the generator's 1st-99th percentiles for a digit, rounded in."""
     ctl = steering(run)
     low, high, median = (ctl.percentile(digit, q) for q in (*REACH, 50))
-    return {name: (math.ceil(low[j] * 100) / 100, math.floor(high[j] * 100) / 100, round(median[j], 2))
+    return {name: (math.ceil(low[j] * 100) / 100, math.floor(high[j] * 100) / 100, round(float(median[j]), 2))
             for j, name in enumerate(ATTRIBUTES)}
 
 
