@@ -223,6 +223,8 @@ def test_runs_tab_reads_the_folders(shelf, folders):
 def test_the_studio_never_writes_into_a_run_folder(folders):
     before = {name: tree_digest(path) for name, path in folders.items()}
     shelf = Shelf(list(folders.values()))
+    shelf.warm().join(timeout=300)  # the article's candidates, every digit, drawn ahead
+    assert {key for key in shelf["cgan"].cache} == {("article", d) for d in range(10)}
     for run in shelf.runs.values():
         tabs.draw_grid(run, "all", 0)
         tabs.categories(run)
@@ -235,7 +237,7 @@ def test_the_studio_never_writes_into_a_run_folder(folders):
 def test_the_page_names_its_endpoints(shelf):
     gr = pytest.importorskip("gradio")
     from gan_tutorials.studio.page import build
-    page = build(None, shelf=shelf)
+    page = build(None, shelf=shelf, warm=False)
     assert isinstance(page, gr.Blocks)
     endpoints = page.get_api_info()["named_endpoints"]
     assert [p["parameter_name"] for p in endpoints["/steer"]["parameters"]] == [

@@ -146,12 +146,12 @@ def frame_request(ctl, digits, targets, hold=(), *, noise=None, seed=0):
     return digits, start, start_attrs, requested, held
 
 
-def steer(ctl, digits, targets, hold=(), *, noise=None, seed=0, rounds=ROUNDS):
+def steer(ctl, digits, targets, hold=(), *, noise=None, seed=0, rounds=ROUNDS, stop=STOP):
     """Noise for each digit whose drawing has the target measures, holding `hold` at the start's.
 
     digits: (n,) ints; targets: {attribute: value or (n,) values}; hold: attribute
     names kept at the starting noise's values; noise: (n, dim) starting noise
-    (default: N(0, I) from seed). Returns a Steered bundle.
+    (default: N(0, I) from seed); rounds, stop: see `correct`. Returns a Steered bundle.
     """
     digits, start, start_attrs, requested, held = frame_request(ctl, digits, targets, hold,
                                                                 noise=noise, seed=seed)
@@ -159,11 +159,11 @@ def steer(ctl, digits, targets, hold=(), *, noise=None, seed=0, rounds=ROUNDS):
     pooled, pooled_error = nearest_in_pool(ctl, digits, requested, start)
     closer = pooled_error < worst_error(ctl, digits, start_attrs, requested)
     z = np.where(closer[:, None], pooled, start)
-    best_z, images, best_attrs = correct(ctl, digits, z, requested, rounds=rounds)
+    best_z, images, best_attrs = correct(ctl, digits, z, requested, rounds=rounds, stop=stop)
     return Steered(digits, best_z, images, requested, held, best_attrs, start_attrs)
 
 
-def correct(ctl, digits, z, requested, *, rounds=ROUNDS):
+def correct(ctl, digits, z, requested, *, rounds=ROUNDS, stop=STOP):
     """Measured corrections of z toward requested: the best (noise, images, measures) seen.
 
     Each round linearises the constrained measures r(z) of every request not
@@ -176,7 +176,8 @@ def correct(ctl, digits, z, requested, *, rounds=ROUNDS):
     measures were linear (DAMPING keeps it finite where the rows of J are
     nearly parallel). The step is pulled back into the prior's shell, the new
     digit is drawn and truly measured, and a request keeps whichever round
-    came nearest.
+    came nearest. A request stops once every constraint is within `stop` SD,
+    or after `rounds` corrections.
     """
     images = draw(ctl.generator, z, digits)  # (n, 28, 28, 1)
     attrs = measure_array(images)
@@ -185,7 +186,7 @@ def correct(ctl, digits, z, requested, *, rounds=ROUNDS):
     sd, constrained = ctl.sd(digits), ~np.isnan(requested)
     labels = np.eye(ctl.classes, dtype=np.float32)[digits]
     for _ in range(rounds):
-        a = np.flatnonzero(best_error > STOP)  # the requests still active
+        a = np.flatnonzero(best_error > stop)  # the requests still active
         if not a.size:
             break
         # J: (a, 6, dim) in SD units, zero rows for the free measures.

@@ -16,7 +16,7 @@ or `make studio`); only `page` and `cli` import it.
 """
 
 
-def build(run_dirs):
+def build(run_dirs, **options):
     """The studio over run folders: a gr.Blocks to `.launch()` (see `page.build`)."""
     from gan_tutorials.studio.page import build as build_page  # gradio only when asked for
-    return build_page(run_dirs)
+    return build_page(run_dirs, **options)

@@ -11,6 +11,7 @@ component: a page is complete before its first request.
 
 import functools
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home
 
@@ -52,25 +53,38 @@ def control_request(digit, values, extras):
             "seed": int(extras["seed"])}
 
 
-def build(run_dirs, shelf=None):
-    """The studio over run folders (fixed here): a gr.Blocks to `.launch()`."""
+def build(run_dirs, shelf=None, warm=True):
+    """The studio over run folders (fixed here): a gr.Blocks to `.launch()`.
+
+    warm: start drawing, in the background, what first requests would wait for.
+    """
     shelf = shelf or Shelf(run_dirs)
     names = shelf.names()
-    steerables = shelf.names(steerable)
-    first = (steerables or names)[0]
+    first = (shelf.names(steerable) or names)[0]
+    # The tabs' first results, computed side by side: most of the work is TensorFlow's
+    # and scikit-image's, which leave Python's lock to the other threads.
+    with ThreadPoolExecutor(4) as pool:
+        if shelf[first].control is not None:  # the article's side of Control's first request
+            pool.submit(shelf[first].article, DEFAULT_DIGIT)
+        firsts = {"control": pool.submit(first_control, shelf),
+                  "explore": pool.submit(first_explore, shelf[first]),
+                  "runs": pool.submit(lambda: (tabs.runs_table(shelf), tabs.quality_figure(shelf)))}
+        firsts = {k: v.result() for k, v in firsts.items()}
     with gr.Blocks(title="gan_tutorials studio") as page:
         gr.Markdown("# gan_tutorials studio\nThe latent space of the runs "
                     f"{', '.join(names)}: draw, steer, explore and compare.")
         with gr.Tab("Draw"):
             draw_tab(shelf, first)
         with gr.Tab("Control"):
-            control_tab(shelf)
+            control_tab(shelf, firsts["control"])
         with gr.Tab("Explore"):
-            explore_tab(shelf, first)
+            explore_tab(shelf, first, firsts["explore"])
         with gr.Tab("Runs"):
-            gr.Markdown(tabs.runs_table(shelf))
-            gr.Plot(tabs.quality_figure(shelf), label="quality against epoch")
+            gr.Markdown(firsts["runs"][0])
+            gr.Plot(firsts["runs"][1], label="quality against epoch")
     page.queue(default_concurrency_limit=1)
+    if warm:
+        shelf.warm()
     return page
 
 
@@ -106,17 +120,27 @@ def draw_tab(shelf, first):
         trigger(served(draw), [name, label, seed], image, **private)
 
 
-def control_tab(shelf):
+def first_control(shelf):
+    """Control's first request and result: the first steerable run's DEFAULT_DIGIT at its medians."""
+    steerables = shelf.names(steerable)
+    if not steerables:
+        return None
+    run = shelf[steerables[0]]
+    settings = sliders_for(tabs.reach(run, DEFAULT_DIGIT))
+    request = {"digit": DEFAULT_DIGIT, "targets": {a: settings[a]["value"] for a in CORE},
+               "hold": [], "n": tabs.STEERED, "seed": 0}
+    return run, settings, request, tabs.steer_request(run, shelf.judge("mnist"), request)
+
+
+def control_tab(shelf, firsts):
     """Tab 2: steer a digit's measures, live while dragging and exact on release."""
     notes = [f"- {r.control_note}" for r in shelf.runs.values() if not steerable(r)]
     steerables = shelf.names(steerable)
-    if not steerables:
+    if firsts is None:
         gr.Markdown("Control steers an MNIST cgan run with a control fit; this studio has none.\n\n"
                     + "\n".join(notes))
         return
-    run = shelf[steerables[0]]
-    reach = tabs.reach(run, DEFAULT_DIGIT)
-    settings = sliders_for(reach)
+    run, settings, first, result = firsts
     with gr.Row():
         name = gr.Dropdown(steerables, value=run.name, label="run", allow_custom_value=True,
                            elem_id="control-run")
@@ -132,9 +156,6 @@ def control_tab(shelf):
             seed = gr.Number(0, precision=0, minimum=0, label="seed of the starting noise")
     extras = gr.State({"steer": list(CORE), "hold": [], "n": tabs.STEERED, "seed": 0,
                        **{a: settings[a]["value"] for a in MORE}})
-    first = {"digit": DEFAULT_DIGIT, "targets": {a: settings[a]["value"] for a in CORE},
-             "hold": [], "n": tabs.STEERED, "seed": 0}
-    result = tabs.steer_request(run, shelf.judge("mnist"), first)
     header, rows = tabs.result_rows(result, run.spec.class_names)
     with gr.Row():
         steered = gr.Image(tabs.grid(result["images"], 8), format="png", label="steered digits",
@@ -202,43 +223,56 @@ def control_tab(shelf):
             served(steer), inputs, outputs, api_visibility="private", concurrency_id="control")
 
 
-def explore_tab(shelf, first):
+FIRST_EXPLORE = {"seed": 0, "category": "thick_slanted", "scalar": 1.0, "first": "thick_straight",
+                 "second": "thin_slanted", "seed_a": 1, "seed_b": 2}
+
+
+def first_explore(run):
+    """Explore's first results, at FIRST_EXPLORE's settings."""
+    f, label = FIRST_EXPLORE, class_choices(run, every=False)[0]
+    return {"grid": tabs.feature_grid(run, f["seed"]), "categories": tabs.categories(run),
+            "scaled": tabs.scaled_vector(run, f["category"], f["scalar"]),
+            "added": tabs.added_vectors(run, f["first"], f["second"]),
+            "morph": tabs.morph(run, f["seed_a"], f["seed_b"], label)}
+
+
+def explore_tab(shelf, first, firsts):
     """Tab 3: tutorial step 4, live: the feature grid, categories, a scaled vector, sums, a morph."""
-    run = shelf[first]
+    run, f = shelf[first], FIRST_EXPLORE
     categories = list(latent.CATEGORIES)
     with gr.Row():
         name = gr.Dropdown(shelf.names(), value=first, label="run", allow_custom_value=True)
-        seed = gr.Number(0, precision=0, minimum=0, label="seed of the grid's noise")
-    grid_image, shares = tabs.feature_grid(run, 0)
+        seed = gr.Number(f["seed"], precision=0, minimum=0, label="seed of the grid's noise")
+    grid_image, shares = firsts["grid"]
     gr.Markdown("**The feature grid**: a row per class, a column per noise vector shared down it.")
     feature = gr.Image(grid_image, format="png", show_label=False)
     share_note = gr.Markdown(share_text(shares))
     gr.Markdown("**The four style categories**: each category's mean noise, a row each "
                 f"({', '.join(categories)}), drawn as the classes {classes_text(run)}.")
-    category_image = gr.Image(tabs.categories(run), format="png", show_label=False)
+    category_image = gr.Image(firsts["categories"], format="png", show_label=False)
     with gr.Row():
         with gr.Column():
-            chosen = gr.Dropdown(categories, value="thick_slanted", label="category")
-            scalar = gr.Slider(-2, 2, value=1, step=0.05, label="scalar (the tutorial scales 2 to -2)")
-            image, style = tabs.scaled_vector(run, "thick_slanted", 1)
+            chosen = gr.Dropdown(categories, value=f["category"], label="category")
+            scalar = gr.Slider(-2, 2, value=f["scalar"], step=0.05,
+                               label="scalar (the tutorial scales 2 to -2)")
+            image, style = firsts["scaled"]
             scaled_image = gr.Image(image, format="png", show_label=False)
             scaled_note = gr.Markdown(style_text(style))
         with gr.Column():
             with gr.Row():
-                one = gr.Dropdown(categories, value="thick_straight", label="first")
+                one = gr.Dropdown(categories, value=f["first"], label="first")
                 sign = gr.Radio(list(SIGNS), value="+", label="")
-                two = gr.Dropdown(categories, value="thin_slanted", label="second")
-            image, style = tabs.added_vectors(run, "thick_straight", "thin_slanted")
+                two = gr.Dropdown(categories, value=f["second"], label="second")
+            image, style = firsts["added"]
             added_image = gr.Image(image, format="png", show_label=False)
             added_note = gr.Markdown("rows: first, second, their sum or difference. " + style_text(style))
     gr.Markdown("**A morph** between two noise vectors, along the great circle between them.")
     with gr.Row():
-        seed_a = gr.Number(1, precision=0, minimum=0, label="noise a (seed)")
-        seed_b = gr.Number(2, precision=0, minimum=0, label="noise b (seed)")
+        seed_a = gr.Number(f["seed_a"], precision=0, minimum=0, label="noise a (seed)")
+        seed_b = gr.Number(f["seed_b"], precision=0, minimum=0, label="noise b (seed)")
         label = gr.Dropdown(class_choices(run, every=False), value=class_choices(run, every=False)[0],
                             label="class")
-    morph_image = gr.Image(tabs.morph(run, 1, 2, class_choices(run, every=False)[0]), format="png",
-                           show_label=False)
+    morph_image = gr.Image(firsts["morph"], format="png", show_label=False)
 
     def grid_of(n, s):
         image, shares = tabs.feature_grid(shelf[n], s)

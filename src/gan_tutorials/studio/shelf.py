@@ -7,6 +7,7 @@ Nothing here writes: a missing or stale fit is reported with the command
 that makes one (`control.controller_for` would refit and write instead).
 """
 
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -35,7 +36,7 @@ class Run:
     config: dict
     generator: keras.Model
     control: object = None  # a control.Controller, or None (see `control_note`)
-    control_note: str = ""  # why Control is off for this run, with the command to turn it on
+    control_note: str = ""  # why Control is off for this run (and the command that turns it on)
     cache: dict = field(default_factory=dict)  # per-run computations shared by requests
 
     @property
@@ -74,15 +75,16 @@ def open_run(folder, name=None):
     generator = load_generator(folder, spec=spec)
     run = Run(name or folder.name, folder, config, generator)
     if spec.name != MNIST.name:
-        run.control_note = (f"off for {run.name}: Morpho-MNIST's measures are of handwriting, "
+        run.control_note = (f"Control is off for {run.name}: Morpho-MNIST's measures are of handwriting, "
                             f"and this run draws {spec.name}")
     elif not run.conditional:
-        run.control_note = f"off for {run.name}: steering asks for a digit, so it needs a cgan run"
+        run.control_note = f"Control is off for {run.name}: steering asks for a digit, so it needs a cgan run"
     else:
         run.control = load_controller(folder, generator)
         if run.control is None:
-            run.control_note = (f"{run.name} has no control fit for its generator; make one with "
-                                f"`python -m gan_tutorials.control {folder} --report`")
+            command = f"python -m gan_tutorials.control {folder} --report"
+            run.control_note = (f"Control is off for {run.name}: it has no control fit for its "
+                                f"generator; make one with `{command}`")
     return run
 
 
@@ -119,6 +121,17 @@ class Shelf:
     def names(self, need=None):
         """Run names, all or those for which need(run) holds."""
         return [n for n, r in self.runs.items() if need is None or need(r)]
+
+    def warm(self):
+        """Draw, in a background thread, what each steerable run's first requests would wait for:
+        the article's candidates for every digit (about 6 s of work per run)."""
+        def work():
+            for run in self.runs.values():
+                for digit in range(run.control.classes if run.control is not None else 0):
+                    run.article(digit)
+        thread = threading.Thread(target=work, name="studio-warm", daemon=True)
+        thread.start()
+        return thread
 
     def judge(self, dataset):
         """The dataset's pinned judge, loaded on first use."""
