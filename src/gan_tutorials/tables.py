@@ -344,6 +344,14 @@ def make_times(root):
                                measured_by(speed, speed_path), measured_by(made, make_path)])
 
 
+def studio_times(root):
+    """The studio's latency, cold start and memory, from `studio.timing --json`."""
+    from gan_tutorials.studio.timing import table  # the table its command prints
+    path = BENCH / "studio.json"
+    data = runs.read_json(root / path)
+    return "\n".join([table(data), "", measured_by(data, path)])
+
+
 TABLES = {  # name -> a function of the repository root that returns the markdown table
     "conv-mnist": runs_side_by_side("cgan", "conv-cgan", "gan", "conv-gan"),
     "conv-fashion": runs_side_by_side("fashion-cgan", "fashion-conv-cgan"),
@@ -363,6 +371,7 @@ TABLES = {  # name -> a function of the repository root that returns the markdow
     "run-times": run_times,
     "backends": backends,
     "make-times": make_times,
+    "studio": studio_times,
 }
 
 
