@@ -30,7 +30,6 @@ ON_JAX = [
     "test_train.py::test_resume_is_exact[fused-conv]",
     "test_train.py::test_ema_follows_g_after_each_g_step[train_on_batch]",
     "test_train.py::test_ema_follows_g_after_each_g_step[fused]",
-    "test_train.py::test_ema_resume_is_exact[fused-conv]",
     "test_control.py::test_steer_hits_targets_holds_the_rest_and_stays_in_the_shell",
     "test_bench.py::test_bench_runs_on_a_few_steps",  # times the JAX engines
 ]

@@ -5,6 +5,7 @@ test_studio_server.py (slow tier).
 """
 
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -261,3 +262,25 @@ def test_the_package_and_the_tabs_never_import_gradio():
             "assert 'gradio' not in sys.modules, 'gradio imported'")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_timing_scores_and_tabulates_what_it_measured(shelf):
+    """studio.timing's pieces on known inputs: a steered answer's share met, /proc memory, the table."""
+    from gan_tutorials.studio import timing
+    run = shelf["cgan"]
+    images = draw(run.generator, tabs.seeded_noise(0, 3, 100), [7] * 3)
+    measured = control.measure_array(images)
+    j = control.ATTRIBUTES.index("slant")
+    sd = run.control.sd([7])[0, j]
+    targets = {"slant": float(measured[0, j])}  # met by the first digit, by construction
+    met = timing.within(run.control, {"images": images[..., 0]}, 7, targets)
+    assert met[0] and met[1:] == [abs(measured[i, j] - targets["slant"]) <= 0.25 * sd for i in (1, 2)]
+    rss, peak = timing.memory_mb(os.getpid())
+    assert 50 < rss <= peak
+    results = {"digits": 8, "steered": "conv-cgan", "served": ["a", "b"], "met": 0.99, "met_of": 160,
+               "cold_start_s": 12.3, "rss_mb": 1024, "peak_rss_mb": 1536,
+               **{k: {"median_s": 0.5, "p95_s": 0.9, "count": 20} for k in
+                  ("steer_client", "steer_compute", "preview_client", "preview_compute")}}
+    table = timing.table({"results": results})
+    assert "| release -> steered digits, as a client waits | 0.50 s | 0.90 s | 20 |" in table
+    assert "99.0% lie within 0.25 SD" in table and "1.00 GB resident (1.50 GB at its peak)" in table

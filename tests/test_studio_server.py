@@ -14,6 +14,7 @@ import sys
 import threading
 from pathlib import Path
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 
@@ -193,3 +194,12 @@ def choose(page, dropdown, value):
     box.click()
     box.fill(value)
     box.press("Enter")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")
+def test_the_docs_screenshot_shows_the_control_tab(server, tmp_path):
+    from gan_tutorials.studio.screenshot import SIZE, screenshot
+    screenshot(tmp_path / "studio.png", url=server["url"])
+    image = iio.imread(tmp_path / "studio.png")
+    assert image.shape[1] == SIZE["width"] and image.shape[0] >= SIZE["height"]
+    assert image.std() > 10  # a drawn page, not a blank one

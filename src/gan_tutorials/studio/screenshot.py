@@ -18,13 +18,16 @@ from gan_tutorials.studio.timing import serve
 SIZE = {"width": 1280, "height": 1100}
 
 
-def screenshot(path, folders=None):
-    """Save the Control tab of a studio over folders (default: the references) to path."""
+def screenshot(path, folders=None, url=None):
+    """Save the Control tab of a studio to path: the one at url, or one started here over
+    folders (default: the references)."""
     from playwright.sync_api import sync_playwright
     browser_path = shutil.which("chromium")
     if browser_path is None:
         raise SystemExit("no chromium on this machine: apt-get install chromium")
-    process, url, _ = serve(folders or reference_folders())
+    process = None
+    if url is None:
+        process, url, _ = serve(folders or reference_folders())
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=browser_path)
@@ -35,8 +38,9 @@ def screenshot(path, folders=None):
             page.screenshot(path=str(path), full_page=True)
             browser.close()
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
+        if process is not None:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=60)
 
 
 def main(argv=None):
