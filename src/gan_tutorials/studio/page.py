@@ -174,11 +174,14 @@ def control_tab(shelf, firsts):
         return {"steer": steer_list, "hold": hold_list, "n": int(n or 1), "seed": int(s or 0),
                 **dict(zip(MORE, more))}
 
-    def steer(run, digit, slant, thickness, height, extras):
-        run = shelf[run]  # a name: requests never name paths
+    def asked(run, digit, slant, thickness, height, extras):
+        """(the Run, its request) from an event's inputs; run is a name, never a path."""
         values = {"slant": slant, "thickness": thickness, "height": height,
                   **{a: extras[a] for a in MORE}}
-        request = control_request(digit, values, extras)
+        return shelf[run], control_request(digit, values, extras)
+
+    def steer(run, digit, slant, thickness, height, extras):
+        run, request = asked(run, digit, slant, thickness, height, extras)
         result = tabs.steer_request(run, shelf.judge("mnist"), request)
         header, rows = tabs.result_rows(result, run.spec.class_names)
         return (tabs.grid(result["images"], 8), {"headers": header, "data": rows},
@@ -187,15 +190,13 @@ def control_tab(shelf, firsts):
                 tabs.grid(result["article"]["images"], 8))
 
     def preview(run, digit, slant, thickness, height, extras):
-        run = shelf[run]
-        values = {"slant": slant, "thickness": thickness, "height": height,
-                  **{a: extras[a] for a in MORE}}
-        request = control_request(digit, values, extras)
+        run, request = asked(run, digit, slant, thickness, height, extras)
         images, _ = tabs.preview(run, request)
         return tabs.grid(images, 8), "*preview: the pool's nearest digits; release to steer*"
 
     def rescale(run_name, digit):
-        settings = sliders_for(tabs.reach(shelf[run_name], int(digit)))
+        run = shelf[run_name]
+        settings = sliders_for(tabs.reach(run, tabs.class_index(run, digit)))
         return [gr.Slider(**{k: v for k, v in settings[a].items() if k != "label"}) for a in ATTRIBUTES]
 
     inputs = [name, digit, *(sliders[a] for a in CORE), extras]
@@ -210,7 +211,9 @@ def control_tab(shelf, firsts):
                                               api_name="preview", concurrency_id="control")
     controls = [*(sliders[a] for a in MORE), steer_on, hold, count, seed]
     for control in controls:
-        control.change(remember, controls, extras, api_visibility="private")
+        event = control.change(remember, controls, extras, api_visibility="private")
+        if not any(control is sliders[a] for a in MORE):  # a slider steers on its release instead
+            event.then(served(steer), inputs, outputs, api_visibility="private", concurrency_id="control")
     for slider in sliders.values():
         # "once": moves during a preview are dropped, not sent after it, so no preview is
         # queued behind the release's steer to overwrite it (one queue serves both).
