@@ -44,3 +44,42 @@ def test_a_folder_not_yet_evaluated_is_refused_with_the_command(tmp_path, capsys
         compare.main([str(run)])
     assert exit_.value.code == 2
     assert f"python -m gan_tutorials.evaluate {run}" in capsys.readouterr().err
+
+
+def test_the_average_is_scored_explored_and_compared_beside_g(tiny_arrays, tmp_path, capsys):
+    """--average reads generator-ema.keras, writes under RUN_DIR/ema/ and says so; compare shows
+    both, each with its own curve (the average's from history.csv's ema_ columns)."""
+    from gan_tutorials import evaluate, explore
+    from gan_tutorials.config import Config
+    from gan_tutorials.train import train
+    out = tmp_path / "run"
+    config = Config(kind="cgan", engine="tutorial", epochs=2, batch_size=32, steps_per_epoch=2,
+                    ema=0.5, eval_every=1, out=str(out), quiet=True)
+    train(config, arrays=tiny_arrays, callbacks=[evaluate.JudgeEvery(config, per_class=20)])
+    g = evaluate.evaluate_run(out, per_class=20)
+    capsys.readouterr()  # training's epoch lines
+    evaluate.main([str(out), "--per-class", "20", "--average"])
+    assert capsys.readouterr().out.startswith("the average (generator-ema.keras): cgan: accuracy")
+    average = json.loads((out / "ema" / "metrics.json").read_text())
+    assert average["generator"] == str(out / "generator-ema.keras")
+    assert average["generator_sha256"] != g["generator_sha256"]
+    assert (out / "ema" / "eval" / "samples.png").exists() and runs.unowned(out) == []
+    numbers, folder = explore.explore_run(out, samples=30, average=True)
+    assert folder == out / "ema" / "explore" and (folder / "explore.json").exists()
+    assert numbers["generator_sha256"] == average["generator_sha256"]
+    compare.main([str(out), "--average"])
+    table = capsys.readouterr().out
+    assert table.splitlines()[0] == "| | run | run (average) |"
+    assert f"{100 * average['accuracy']:.2f}%" in table.splitlines()[6]
+    history = runs.read_history(out / "history.csv")
+    both = [compare.read_run(out), compare.read_run(out, average=True)]
+    assert [[p["accuracy"] for p in s["curve"]] for s in both] == [
+        [r["accuracy"] for r in history], [r["ema_accuracy"] for r in history]]
+    plain = tmp_path / "plain"  # trained without --ema: a one-line refusal
+    train(Config(kind="cgan", engine="tutorial", epochs=1, batch_size=32, steps_per_epoch=2,
+                 out=str(plain), quiet=True), arrays=tiny_arrays, callbacks=[])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        evaluate.main([str(plain), "--average"])
+    assert exit_.value.code == 2
+    assert "has no generator-ema.keras: it was trained without --ema" in capsys.readouterr().err

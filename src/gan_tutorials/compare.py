@@ -22,21 +22,24 @@ from gan_tutorials.data import image_set
 from gan_tutorials.models import GeneratorError, create_models, load_generator
 
 
-def read_run(run_dir):
-    """One run folder's numbers, as a JSON-ready dict."""
+def read_run(run_dir, average=False):
+    """One run folder's numbers, as a JSON-ready dict: G's, or with `average` its --ema average's
+    (RUN_DIR/ema/), named "RUN (average)"."""
     run_dir = Path(run_dir)
     config = runs.read_config(run_dir)
     arch, kind, dataset = config.get("arch", "dense"), config["kind"], config["dataset"]
-    metrics_path = run_dir / "metrics.json"
+    results, prefix = runs.results_dir(run_dir, average), "ema_" if average else ""
+    metrics_path = results / "metrics.json"
     if not metrics_path.exists():
-        raise runs.RunError(f"{run_dir} has no metrics.json: run "
-                            f"python -m gan_tutorials.evaluate {run_dir} first")
+        raise runs.RunError(f"{results} has no metrics.json: run python -m gan_tutorials.evaluate "
+                            f"{run_dir}{' --average' if average else ''} first")
     metrics = runs.read_json(metrics_path)
     _, discriminator = create_models(kind, config["noise_dim"], image_set(dataset), arch)
     history = runs.read_history(run_dir / "history.csv")
     names = metrics["class_names"]
     summary = {
-        "run": run_dir.name, "arch": arch, "kind": kind, "dataset": dataset,
+        "run": run_dir.name + (" (average)" if average else ""), "arch": arch, "kind": kind,
+        "dataset": dataset,
         "generator_params": load_generator(run_dir).count_params(),
         "discriminator_params": discriminator.count_params(),
         "epochs": len(history),
@@ -44,9 +47,11 @@ def read_run(run_dir):
         **{key: metrics[key] for key in ("frechet_distance", "frechet_floor", "stray_ink",
                                          "real_stray_ink", "specks_per_image",
                                          "real_specks_per_image")},
-        "curve": [{"epoch": r["epoch"], **{k: r[k] for k in ("accuracy", "entropy",
-                                                            "frechet_distance") if k in r}}
-                  for r in history if r.get("frechet_distance") not in (None, "")]}
+        # --eval-every's scores by epoch; the average's are history.csv's ema_ columns.
+        "curve": [{"epoch": r["epoch"], **{k: r[prefix + k] for k in ("accuracy", "entropy",
+                                                                     "frechet_distance")
+                                           if prefix + k in r}}
+                  for r in history if r.get(prefix + "frechet_distance") not in (None, "")]}
     if kind == "cgan":
         per_class = metrics["per_class_accuracy"]
         worst = min(range(len(per_class)), key=per_class.__getitem__)
@@ -57,7 +62,7 @@ def read_run(run_dir):
         top = max(range(len(shares)), key=shares.__getitem__)
         summary.update(top_class=names[top], top_share=shares[top],
                        classes_covered=metrics["classes_covered"])
-    report = run_dir / "control" / "control.json"
+    report = results / "control" / "control.json"
     if report.exists() and "band" in (numbers := runs.read_json(report)):
         summary["control_success"] = numbers["band"]["steer"]["success"]
     return summary
@@ -116,6 +121,8 @@ def build_parser():
                                      description=__doc__.split("\n")[0])
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders")
     parser.add_argument("--figure", help="also draw the runs' quality curves into this PNG")
+    parser.add_argument("--average", action="store_true",
+                        help="beside each run, its --ema average where `evaluate --average` scored it")
     return parser
 
 
@@ -124,7 +131,10 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        summaries = [read_run(run_dir) for run_dir in args.run_dirs]
+        summaries = [summary for run_dir in args.run_dirs for summary in
+                     [read_run(run_dir), *([read_run(run_dir, average=True)] if args.average
+                                           and (runs.results_dir(run_dir, True) / "metrics.json").exists()
+                                           else [])]]
     except (runs.RunError, GeneratorError, OSError, KeyError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     print(table(summaries))

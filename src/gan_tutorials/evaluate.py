@@ -226,6 +226,9 @@ def build_parser():
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a metrics.json that says otherwise (one that says the same "
                              "is always left as it is)")
+    parser.add_argument("--average", action="store_true",
+                        help="score the run's --ema average (generator-ema.keras) instead of G; "
+                             "results go to RUN_DIR/ema/")
     return parser
 
 
@@ -239,32 +242,37 @@ def main(argv=None):
     try:
         metrics = evaluate_run(args.generator or args.run_dir, args.out, per_class=args.per_class,
                                seed=args.seed, dataset=args.dataset, data_dir=args.data_dir,
-                               overwrite=args.overwrite)
+                               overwrite=args.overwrite, average=args.average)
     except (GeneratorError, data.DataError, runs.RunError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
-    print(headline(metrics) + f"  ({time.perf_counter() - start:.1f}s in all)")
+    read = "the average (generator-ema.keras)" if args.average else "G"
+    print(f"{read}: " + headline(metrics) + f"  ({time.perf_counter() - start:.1f}s in all)")
 
 
 def evaluate_run(source, out=None, *, per_class=1000, seed=0, dataset=None, data_dir=None,
-                 overwrite=False):
+                 overwrite=False, average=False):
     """Score a run folder's (or a .keras file's) generator; write metrics.json and eval/*.png.
 
-    Writes to `out` (default: the run folder, or the .keras file's folder) and
-    returns the metrics. The dataset is the run folder's unless given. A
-    folder whose metrics.json already says the same is left as it is; one
-    that says otherwise is replaced only with `overwrite` (see runs.should_write).
+    With `average`, the run's --ema average (generator-ema.keras) instead of G.
+    Writes to `out` (default: the run folder, RUN_DIR/ema/ for the average, or
+    the .keras file's folder) and returns the metrics, whose "generator" names
+    what was read. The dataset is the run folder's unless given. A folder whose
+    metrics.json already says the same is left as it is; one that says
+    otherwise is replaced only with `overwrite` (see runs.should_write).
     """
     source = Path(source)
-    out = Path(out or (source if source.is_dir() else source.parent))
+    if average and not source.is_dir():
+        raise runs.RunError(f"--average reads a run folder's generator-ema.keras; {source} is a file")
+    path = runs.generator_file(source, average) if source.is_dir() else source
+    out = Path(out or (runs.results_dir(source, average) if source.is_dir() else source.parent))
     dataset = dataset or runs.dataset_of(source)
     spec = image_set(dataset)
-    generator = load_generator(source, spec=spec)
+    generator = load_generator(path, spec=spec)
     judge = feature_reader(get_judge(dataset, data_dir))
     metrics = evaluate_generator(generator, judge, per_class, seed, data_dir=data_dir,
                                  dataset=dataset)
-    metrics["generator"] = str(source)
-    metrics["generator_sha256"] = data.sha256_of(source if source.suffix == ".keras"
-                                                 else source / "generator.keras")
+    metrics["generator"] = str(path if average else source)
+    metrics["generator_sha256"] = data.sha256_of(path)
     metrics["judge_per_class_accuracy"] = judge_card(dataset).get("per_class_accuracy")
     if not runs.should_write(out / "metrics.json", metrics, overwrite):
         return metrics

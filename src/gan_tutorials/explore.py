@@ -82,10 +82,13 @@ def main(argv=None):
     parser.add_argument("--out", help="output folder (default RUN_DIR/explore)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an explore.json that says otherwise")
+    parser.add_argument("--average", action="store_true",
+                        help="explore the run's --ema average (generator-ema.keras) instead of G")
     args = parser.parse_args(argv)
     try:
         numbers, out = explore_run(args.run_dir, args.out, samples=args.samples,
-                                   digits=args.digits, seed=args.seed, overwrite=args.overwrite)
+                                   digits=args.digits, seed=args.seed, overwrite=args.overwrite,
+                                   average=args.average)
     except (GeneratorError, runs.RunError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     if numbers is None:
@@ -93,29 +96,34 @@ def main(argv=None):
               "The style measures (slant, stroke thickness) and the categories, scaling and sums "
               "built on them are defined for handwritten digits only, so they are not drawn here")
         return
-    print(headline(numbers) + f"\nwrote {out}")
+    read = "the average (generator-ema.keras)" if args.average else "G"
+    print(f"{read}: " + headline(numbers) + f"\nwrote {out}")
 
 
 def explore_run(source, out=None, *, samples=2000, digits=TUTORIAL_DIGITS, seed=0,
-                overwrite=False):
+                overwrite=False, average=False):
     """Explore a cgan run folder's (or .keras file's) generator and write the figures.
 
-    Writes to `out` (default RUN_DIR/explore). Returns (the numbers of
-    explore.json, the folder); the numbers are None for a dataset other than
-    MNIST, where only the feature grid is drawn. An explore.json that already
-    says the same is left as it is, one that says otherwise replaced only with
-    `overwrite`.
+    With `average`, the run's --ema average (generator-ema.keras) instead of G.
+    Writes to `out` (default RUN_DIR/explore, RUN_DIR/ema/explore for the
+    average). Returns (the numbers of explore.json, the folder); the numbers
+    are None for a dataset other than MNIST, where only the feature grid is
+    drawn. An explore.json that already says the same is left as it is, one
+    that says otherwise replaced only with `overwrite`.
     """
     source = Path(source)
+    if average and not source.is_dir():
+        raise runs.RunError(f"--average reads a run folder's generator-ema.keras; {source} is a file")
+    path = runs.generator_file(source, average) if source.is_dir() else source
     dataset = runs.dataset_of(source)
-    generator = load_generator(source, need_conditional=True, spec=image_set(dataset))
-    out = Path(out or (source if source.is_dir() else source.parent) / "explore")
+    generator = load_generator(path, need_conditional=True, spec=image_set(dataset))
+    out = Path(out or (runs.results_dir(source, average) if source.is_dir() else source.parent)
+               / "explore")
     if dataset != MNIST.name:  # slant and stroke thickness are measures of handwriting
         save_class_grid(out, class_grid(generator, seed), image_set(dataset).class_names)
         return None, out
     numbers, images = explore(generator, samples, list(digits), seed)
-    numbers["generator_sha256"] = sha256_of(source / "generator.keras" if source.is_dir()
-                                            else source)
+    numbers["generator_sha256"] = sha256_of(path)
     if runs.should_write(out / "explore.json", numbers, overwrite):
         save_explore(out, numbers, images)
     return numbers, out

@@ -9,6 +9,7 @@
     RUN_DIR/generator.keras, discriminator.keras (generator-ema.keras: --ema's average)
     RUN_DIR/metrics.json, eval/  written by `evaluate`
     RUN_DIR/explore/             written by `explore`
+    RUN_DIR/ema/                 the same results for the average (`--average`)
     RUN_DIR/logs/                TensorBoard events, written as training goes
 
 This module owns that layout and the folder's policy: open a folder for a new
@@ -37,7 +38,7 @@ RESULT_FILES = ("config.json", "history.csv", "checkpoint.npz", "generator.keras
 # it. A test runs every action and fails on a name missing here.
 OWNED = (*RESULT_FILES, "generator-ema.keras", "discriminator.keras", "progress.gif",
          "losses.png", "quality.png", "metrics.json", "samples", "eval", "explore", "control",
-         "logs")
+         "logs", "ema")
 MIN_FREE_BYTES = 200 * 2**20  # a full run writes ~60 MB; refuse to start below this
 
 
@@ -176,6 +177,19 @@ def checkpoint_backend(path):
     """The Keras backend a checkpoint was written on (tensorflow for older runs)."""
     with np.load(path) as npz:
         return str(npz["backend"]) if "backend" in npz.files else "tensorflow"
+
+
+def generator_file(run_dir, average=False):
+    """A run folder's generator: G (generator.keras), or with `average` its --ema average."""
+    path = Path(run_dir) / ("generator-ema.keras" if average else "generator.keras")
+    if average and not path.exists():
+        raise RunError(f"{run_dir} has no generator-ema.keras: it was trained without --ema")
+    return path
+
+
+def results_dir(run_dir, average=False):
+    """Where the results of a run's generator go: the run folder, or RUN_DIR/ema/ for the average."""
+    return Path(run_dir) / "ema" if average else Path(run_dir)
 
 
 def read_config(run_dir):
