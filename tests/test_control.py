@@ -9,7 +9,7 @@ from scipy.stats import chi
 
 from gan_tutorials import control, judge, morphometry
 from gan_tutorials.control import ATTRIBUTES, TOLERANCE, ControlError, cli
-from gan_tutorials.models import load_generator
+from gan_tutorials.models import draw, load_generator
 
 REFERENCE = Path(__file__).resolve().parents[1] / "outputs" / "reference"
 
@@ -64,6 +64,30 @@ def test_fit_saves_and_reloads_for_its_generator_only(tmp_path):
     assert control.load_controller(run, generator) is not None
     (run / "generator.keras").write_bytes((run / "generator.keras").read_bytes() + b"\0")
     assert control.load_controller(run, generator) is None  # another generator: refit
+
+
+def test_the_average_has_its_own_fit_and_is_steered_by_the_cli(tmp_path, capsys):
+    """--average: generator-ema.keras's fit lives in RUN_DIR/ema/control/, apart from G's."""
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(REFERENCE / "cgan" / "config.json", run)
+    shutil.copy(REFERENCE / "cgan" / "generator.keras", run)
+    shutil.copy(REFERENCE / "conv-cgan" / "generator.keras", run / "generator-ema.keras")  # another G
+    average = load_generator(run / "generator-ema.keras", need_conditional=True)
+    fitted = control.fit_controller(average, per_class=12, epochs=1)
+    control.save_controller(run, fitted, average=True)
+    assert (run / "ema" / "control" / "fit.json").exists() and not (run / "control").exists()
+    assert control.load_controller(run, average, average=True) is not None
+    assert control.load_controller(run, average) is None  # G has no fit yet
+    median = float(np.median(fitted.pool_attrs[fitted.pool_class == 7, 0]))
+    cli.main([str(run), "--average", "--digit", "7", "--slant", f"{median:.2f}", "--n", "2",
+                  "--out", str(tmp_path / "seven")])
+    out = capsys.readouterr().out
+    assert out.startswith(f"steering the average: {run / 'generator-ema.keras'}")
+    assert not (run / "control").exists()  # the saved fit served: nothing refitted for G
+    steered = np.load(tmp_path / "seven" / "control.npz")  # drawn by the average, not by G
+    np.testing.assert_allclose(control.measure_array(draw(average, steered["noise"], [7, 7]))[:, 0],
+                               steered["achieved_slant"], rtol=1e-5)
 
 
 def test_steer_hits_targets_holds_the_rest_and_stays_in_the_shell(ctl):

@@ -51,6 +51,9 @@ def build_parser():
                         help="measure control quality; write RUN_DIR/control/control.json")
     parser.add_argument("--overwrite", action="store_true",
                         help="--report: replace a control.json that says otherwise")
+    parser.add_argument("--average", action="store_true",
+                        help="steer the run's --ema average (generator-ema.keras) instead of G; its "
+                             "fit and report go to RUN_DIR/ema/control/")
     return parser
 
 
@@ -74,10 +77,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     targets = check_args(parser, args)
     try:
-        ctl = controller_for(args.run_dir)
+        ctl = controller_for(args.run_dir, average=args.average)
+        if args.average:
+            print(f"steering the average: {runs.generator_file(args.run_dir, True)}")
         if args.report:
             numbers, arrays = control_report(ctl, get_judge("mnist"))
-            folder = Path(args.out or control_dir(args.run_dir))
+            folder = Path(args.out or control_dir(args.run_dir, args.average))
             written = runs.should_write(folder / "control.json", numbers, args.overwrite)
             if written:
                 save_report(ctl, numbers, arrays, folder)

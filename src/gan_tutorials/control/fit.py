@@ -11,7 +11,6 @@ refitted when the sha256 of generator.keras changes.
 import time
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -173,29 +172,32 @@ def fit_controller(generator, per_class=POOL_PER_CLASS, seed=0, epochs=SURROGATE
     return Controller(generator, surrogate, noise, labels, attrs, fit)
 
 
-def control_dir(run_dir):
-    """Where control keeps its fit and report: RUN_DIR/control/."""
-    return Path(run_dir) / "control"
+def control_dir(run_dir, average=False):
+    """Where control keeps its fit and report: RUN_DIR/control/ (RUN_DIR/ema/control/ for the
+    --ema average)."""
+    return runs.results_dir(run_dir, average) / "control"
 
 
-def save_controller(run_dir, ctl):
-    """Write fit.json, pool.npz (the pool's measures) and surrogate.keras under RUN_DIR/control/."""
-    folder = control_dir(run_dir)
+def save_controller(run_dir, ctl, average=False):
+    """Write fit.json, pool.npz (the pool's measures) and surrogate.keras under control_dir."""
+    folder = control_dir(run_dir, average)
     folder.mkdir(parents=True, exist_ok=True)
     with runs.replacing(folder / "pool.npz") as tmp:
         np.savez_compressed(tmp, attrs=ctl.pool_attrs.astype(np.float32))
     with runs.replacing(folder / "surrogate.keras") as tmp:
         ctl.surrogate.save(tmp)
-    runs.write_json(folder / "fit.json", {**ctl.fit, "sha256": sha256_of(Path(run_dir) / "generator.keras")})
+    sha = sha256_of(runs.generator_file(run_dir, average))  # the generator this fit belongs to
+    runs.write_json(folder / "fit.json", {**ctl.fit, "sha256": sha})
 
 
-def load_controller(run_dir, generator):
-    """The saved fit for this run's generator, or None when absent or for another generator."""
-    folder = control_dir(run_dir)
+def load_controller(run_dir, generator, average=False):
+    """The saved fit for this run's generator (or its average), or None when absent or for
+    another generator."""
+    folder = control_dir(run_dir, average)
     if not all((folder / n).is_file() for n in ("fit.json", "pool.npz", "surrogate.keras")):
         return None
     fit = runs.read_json(folder / "fit.json")
-    if fit.get("sha256") != sha256_of(Path(run_dir) / "generator.keras"):
+    if fit.get("sha256") != sha256_of(runs.generator_file(run_dir, average)):
         return None  # the generator was retrained: refit
     if fit.get("measures_version", 1) != morphometry.VERSION:
         return None  # measured by other definitions: refit
@@ -207,17 +209,20 @@ def load_controller(run_dir, generator):
                       fit)
 
 
-def controller_for(run_dir, verbose=True):
-    """Load the run's cgan generator and its fit, fitting and saving it the first time."""
+def controller_for(run_dir, verbose=True, average=False):
+    """Load the run's cgan generator (or with `average` its --ema average) and its fit, fitting
+    and saving it the first time."""
     dataset = runs.dataset_of(run_dir)
     if dataset != MNIST.name:  # the measures are of handwriting
         raise ControlError(f"{run_dir} is a {dataset} run; control steers Morpho-MNIST's "
                            "handwriting measures, so it needs an mnist cgan run")
-    generator = load_generator(run_dir, need_conditional=True)
-    ctl = load_controller(run_dir, generator)
+    source = runs.generator_file(run_dir, average=True) if average else run_dir
+    generator = load_generator(source, need_conditional=True)
+    ctl = load_controller(run_dir, generator, average)
     if ctl is None:
         if verbose:
-            print(f"fitting control to {run_dir} (once; about two minutes on 2 cores) ...")
+            print(f"fitting control to {runs.generator_file(run_dir, average)} "
+                  "(once; about two minutes on 2 cores) ...")
         ctl = fit_controller(generator)
-        save_controller(run_dir, ctl)
+        save_controller(run_dir, ctl, average)
     return ctl
