@@ -335,7 +335,8 @@ def make_times(root):
             ("`make test`", "the fast tier: every module, no end-to-end run",
              f"{minutes(seconds['make test'])} on a fresh clone, install included"),
             ("`make test-all`", "every test: the reference reproduction, the notebook, the JAX "
-             "backend, a TensorBoard server, kill-and-resume, the judge retrained (what CI runs)",
+             "backend, a TensorBoard server, kill-and-resume, the judge retrained, the studio in a browser "
+             "(what CI runs)",
              f"{minutes(seconds['make test-all'])} more, on the same clone")]
     lines = ["| command | what you get | time on 2 CPU cores |", "| --- | --- | --- |",
              *(f"| {a} | {b} | {c} |" for a, b, c in rows)]
