@@ -153,6 +153,8 @@ def test_bad_requests_get_messages_naming_the_reach(shelf):
         tabs.steer_request(run, None, {**REQUEST, "digit": 1, "targets": {"slant": 90}})
     with pytest.raises(StudioError, match="unknown class 12"):
         tabs.preview(run, {**REQUEST, "digit": 12, "targets": {"slant": 0}})
+    with pytest.raises(StudioError, match="targets must be numbers; got {'slant': None}"):
+        tabs.steer_request(run, None, {**REQUEST, "targets": {"slant": None}})  # an empty field
     with pytest.raises(StudioError, match="unknown attribute 'tilt'"):
         tabs.steer_request(run, None, {**REQUEST, "targets": {"tilt": 1.0}})
 

@@ -109,7 +109,11 @@ def checked(run, digit, targets, hold=()):
     ctl = steering(run)
     digit = class_index(run, digit)
     try:
-        check_request(ctl, [digit], {k: float(v) for k, v in targets.items()}, hold)
+        numbers = {k: float(v) for k, v in targets.items()}
+    except (TypeError, ValueError):
+        raise StudioError(f"targets must be numbers; got {targets}") from None
+    try:
+        check_request(ctl, [digit], numbers, hold)
     except ControlError as err:
         raise StudioError(str(err)) from err
     return ctl, digit
@@ -142,8 +146,8 @@ def preview(run, request):
     """A cheap answer while a slider moves: the pool's nearest digits, one generator call.
 
     Each request takes the pooled noise of its digit nearest the targets (as
-    `steer` starts); held measures are treated as free. Returns (images, their
-    pooled measures (n, 6)).
+    `steer` starts); held measures are treated as free. Returns (images,
+    requested (n, 6), NaN where free).
     """
     ctl, digit = checked(run, request["digit"], request["targets"])
     n, seed = int(request.get("n", STEERED)), int(request.get("seed", 0))
