@@ -101,6 +101,13 @@ def read_events(run_dir):
     return found
 
 
+def tree_digest(folder):
+    """sha256 of every file under folder, by its path relative to folder."""
+    folder = Path(folder)
+    return {str(p.relative_to(folder)): data.sha256_of(p)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def scalars(events, tag):
     return [(step, float(tf.make_ndarray(v.tensor))) for step, v in events[tag]]
 

@@ -2,7 +2,6 @@
 
 import json
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import tensorflow as tf
 from conftest import read_events, scalars
 from gan_tutorials import board, runs
 from gan_tutorials.config import Config
+from gan_tutorials.studio.timing import free_port
 from gan_tutorials.train import train
 
 # The tutorial engine: logging does not depend on the engine, and it compiles fastest.
@@ -89,12 +89,6 @@ def test_rebuild_from_history_and_frames(tmp_path):
     assert [s // 468 for s, _ in scalars(events, "epoch/accuracy")] == judged
     frames = sorted(int(p.stem[6:]) for p in (folder / "samples").glob("epoch_*.png"))
     assert [s // 468 for s, _ in events["preview"]] == [e for e in frames if e > 0]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url, timeout=5):

@@ -4,7 +4,6 @@ The page itself is driven through a real server and a real browser in
 test_studio_server.py (slow tier).
 """
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import tree_digest
 from gan_tutorials import control, figures, latent
 from gan_tutorials.config import Config
 from gan_tutorials.control.steering import REACH
@@ -53,12 +53,6 @@ def folders(tmp_path_factory, tiny_arrays):
 @pytest.fixture(scope="module")
 def shelf(folders):
     return Shelf([folders[n] for n in ("cgan", "gan", "bare", "fashion")])
-
-
-def tree_digest(folder):
-    """sha256 of every file under folder, by relative path."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(Path(folder).rglob("*")) if p.is_file()}
 
 
 def test_shelf_says_why_control_is_off_and_how_to_turn_it_on(shelf, folders):

@@ -2,15 +2,11 @@
 through its named endpoints by gradio_client and through its page by Debian's chromium (slow tier).
 """
 
-import hashlib
 import importlib.util
-import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -18,9 +14,11 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
+from conftest import tree_digest
 from gan_tutorials import control
 from gan_tutorials.control.report import joint_requests
 from gan_tutorials.models import load_generator
+from gan_tutorials.studio import timing
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(importlib.util.find_spec("gradio") is None,
                                                    reason="needs gradio (make setup)")]
@@ -32,36 +30,20 @@ CHROMIUM = shutil.which("chromium")
 TEXT = "document.querySelector('#control-summary').innerText"  # Control's summary, in the page
 
 
-def digest(folder):
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
     """The studio over three reference runs; on teardown, stopped with Ctrl-C (SIGINT)."""
-    before = {name: digest(REFERENCE / name) for name in SERVED}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gan_tutorials.studio", *(str(REFERENCE / n) for n in SERVED),
-         "--port", str(free_port())], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    line = process.stdout.readline()  # blocks until the page is served (or the process ends)
-    if not line.startswith("studio: http"):
-        process.kill()
-        pytest.fail(f"the studio did not start: {line}{process.stderr.read()[-3000:]}")
-    url = line.split()[1]
+    before = {name: tree_digest(REFERENCE / name) for name in SERVED}
+    try:
+        process, url, _ = timing.serve([REFERENCE / n for n in SERVED], stderr=subprocess.PIPE)
+    except RuntimeError as error:
+        pytest.fail(str(error))
     yield {"url": url, "process": process}
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 0 and "studio: stopped" in err, err[-3000:]
     # A studio session leaves the run folders exactly as they were.
-    assert {name: digest(REFERENCE / name) for name in SERVED} == before
+    assert {name: tree_digest(REFERENCE / name) for name in SERVED} == before
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ docs/studio.md's table is written from the file (`python -m gan_tutorials.tables
 """
 
 import argparse
+import os
 import signal
 import socket
 import statistics
@@ -28,7 +29,7 @@ import numpy as np
 from gan_tutorials import bench, runs
 from gan_tutorials.control import ATTRIBUTES, measure_array
 from gan_tutorials.control.report import joint_requests
-from gan_tutorials.control.steering import CORE, TOLERANCE
+from gan_tutorials.control.steering import CORE, TOLERANCE, worst_error
 from gan_tutorials.studio import tabs
 from gan_tutorials.studio.shelf import REFERENCE, Shelf
 
@@ -42,15 +43,20 @@ def free_port():
         return s.getsockname()[1]
 
 
-def serve(folders):
-    """Start the studio; return (process, url, seconds until its page answered)."""
+def serve(folders, stderr=None):
+    """Start the studio; return (process, url, seconds until its page answered).
+
+    `stderr=subprocess.PIPE` keeps the server's messages for the caller (who must read them).
+    """
     began = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "gan_tutorials.studio", *map(str, folders),
-                                "--port", str(free_port())], stdout=subprocess.PIPE, text=True)
-    line = process.stdout.readline()
+                                "--port", str(free_port())], stdout=subprocess.PIPE, stderr=stderr,
+                               text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    line = process.stdout.readline()  # blocks until the page is served (or the process ends)
     if not line.startswith("studio: http"):
         process.kill()
-        raise RuntimeError(f"the studio did not start: {line!r}")
+        said = process.stderr.read()[-3000:] if stderr == subprocess.PIPE else ""
+        raise RuntimeError(f"the studio did not start: {line!r}\n{said}")
     url = line.split()[1]
     with urllib.request.urlopen(url, timeout=60) as page:
         page.read()
@@ -73,9 +79,10 @@ def within(ctl, saved, digit, targets):
     """Per digit of a steer answer: are its measures, taken here by morphometry, within
     TOLERANCE SD of every target?"""
     achieved = measure_array(saved["images"][..., None])
-    cols = [ATTRIBUTES.index(a) for a in targets]
-    misses = np.abs(achieved[:, cols] - list(targets.values())) / ctl.sd([digit] * len(achieved))[:, cols]
-    return list(misses.max(1) <= TOLERANCE)
+    requested = np.full_like(achieved, np.nan)  # NaN: a measure left free
+    for name, value in targets.items():
+        requested[:, ATTRIBUTES.index(name)] = value
+    return list(worst_error(ctl, [digit] * len(achieved), achieved, requested) <= TOLERANCE)
 
 
 def summary(seconds):
