@@ -164,7 +164,7 @@ def finish(run_dir, models, history):
 
 
 def start_run(config, arrays, argv):
-    """Check folder, data and devices before creating the folder.
+    """Check folder, devices and data before creating the folder (the data last: it is slow).
 
     Returns (run_dir, the dataset's spec, (images, labels), the number of devices to train on).
     """
@@ -173,6 +173,10 @@ def start_run(config, arrays, argv):
     except data.DataError as err:
         raise RunError(f"--dataset: {err}") from err
     run_dir = runs.open_run_dir(config)
+    try:
+        devices = parallel.device_count(config.devices, config.batch_size)
+    except parallel.DeviceError as err:
+        raise RunError(str(err)) from err
     images, labels = arrays if arrays is not None else load_training_data(config)
     if images.shape[1:] != spec.image_shape:
         raise RunError(f"images of shape {images.shape[1:]} are not {config.dataset}'s "
@@ -180,10 +184,6 @@ def start_run(config, arrays, argv):
     if config.batch_size > len(images):
         raise RunError(f"--batch-size {config.batch_size} is larger than the "
                        f"{len(images)} training images")
-    try:
-        devices = parallel.device_count(config.devices, config.batch_size)
-    except parallel.DeviceError as err:
-        raise RunError(str(err)) from err
     runs.prepare_run_dir(run_dir, config, argv or [])
     return run_dir, spec, (images, labels), devices
 
