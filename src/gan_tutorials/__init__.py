@@ -25,6 +25,8 @@ The modules follow the tutorial's story:
     bench     beyond the tutorial: speed of each engine against the machine
     tables    the docs' result tables, written from the committed files
     parallel  beyond the tutorial: step 2 data-parallel on several devices (JAX)
+    studio    beyond step 4: a Gradio page over run folders to draw, steer and
+              explore (optional: `pip install .[studio]`)
 """
 
 import os
