@@ -112,6 +112,21 @@ def scalars(events, tag):
     return [(step, float(tf.make_ndarray(v.tensor))) for step, v in events[tag]]
 
 
+# The files that take longest, longest first (each starts a child test run or trains several
+# runs; `--durations=0` shows them). The Makefile passes --no-loadscope-reorder, so xdist
+# hands out whole files in collection order: these start first, and the many short files
+# fill in after them, so that neither worker ends the session alone on a long one.
+LONGEST_FIRST = ("test_train.py", "test_parallel.py", "test_evaluate.py", "test_hardening.py",
+                 "test_jax.py", "test_committed_outputs.py", "test_steps.py",
+                 "test_studio_server.py", "test_studio.py", "test_study.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Collect the LONGEST_FIRST files first; the others keep their order after them."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 def pytest_unconfigure(config):
     """The controller removes the session's temporary folder."""
     if OWN_TMP and not hasattr(config, "workerinput"):

@@ -443,6 +443,21 @@ def make_times(root):
                                measured_by(speed, speed_path), measured_by(made, make_path)])
 
 
+def make_targets(root):
+    """testing.md's line: how long the two test targets took on a fresh clone, and whether
+    they passed."""
+    path = BENCH / "make-targets.json"
+    made = runs.read_json(root / path)
+    seconds, goal = made["seconds"], 15 * 60
+    verdict = "within" if seconds["make test-all"] <= goal else "over"
+    return "\n".join([
+        f"`make test` took {seconds['make test'] / 60:.1f} minutes, installation (Gradio's "
+        f"included) and all, and `make test-all` {seconds['make test-all'] / 60:.1f} minutes "
+        f"after it on the same clone ({verdict} the 15 minutes aimed for); both "
+        f"{'passed' if made['passed'] else 'did not pass'}, on commit {made['commit']}.", "",
+        measured_by(made, path)])
+
+
 def studio_times(root):
     """The studio's latency, cold start and memory, from `studio.timing --json`."""
     from gan_tutorials.studio.timing import table  # the table its command prints
@@ -473,6 +488,7 @@ TABLES = {  # name -> a function of the repository root that returns the markdow
     "backends": backends,
     "make-times": make_times,
     "studio": studio_times,
+    "make-targets": make_targets,
 }
 
 
