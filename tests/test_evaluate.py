@@ -136,6 +136,12 @@ def test_judge_of_members_averages_them(real_mnist, tmp_path):
     np.testing.assert_allclose(features, np.concatenate([alone[0][1], alone[1][1]], 1), atol=1e-6)
     assert not np.allclose(alone[0][0], alone[1][0], atol=1e-3)  # seeds 5 and 6: two CNNs
     assert judge.load_cached_judge(tmp_path, judge.Recipe(1, 1)) is None
+    # Each member's reading per class, as metrics.json records it for an averaged judge.
+    labels = test[1][:200]
+    readings = judge.member_readings(loaded, images, labels)
+    assert readings == [[round(float((p.argmax(1)[labels == c] == c).mean()), 4) for c in range(10)]
+                        for p, _ in alone]
+    assert judge.member_readings(members[0], images, labels) == []  # a single CNN has none
 
 
 def test_judge_of_an_older_recipe_is_retrained(tiny_judge, tmp_path, real_mnist):

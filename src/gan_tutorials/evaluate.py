@@ -29,7 +29,7 @@ from scipy import ndimage
 from gan_tutorials import data, figures, runs
 from gan_tutorials.config import MNIST, bounded
 from gan_tutorials.data import image_set
-from gan_tutorials.judge import feature_reader, get_judge, judge_card, judge_outputs
+from gan_tutorials.judge import feature_reader, get_judge, judge_card, judge_outputs, member_readings
 from gan_tutorials.models import GeneratorError, check_generator, draw, is_conditional, load_generator
 from gan_tutorials.train import Callback
 
@@ -153,6 +153,8 @@ def evaluate_generator(generator, judge=None, per_class=1000, seed=0, *, referen
     start = time.perf_counter()
     images, labels = generate(generator, per_class, seed, classes=spec.num_classes)
     metrics = score_images(judge, images, labels, reference["features"])
+    if labels is not None and (readings := member_readings(judge, images, labels)):
+        metrics["member_per_class_accuracy"] = readings  # each of an averaged judge's CNNs
     metrics.update(kind="cgan" if labels is not None else "gan", dataset=dataset,
                    class_names=list(spec.class_names), samples=len(images), seed=seed,
                    frechet_floor=reference["floor"],

@@ -212,6 +212,26 @@ def feature_reader(judge):
     return keras.Model(judge.input, [judge.output, judge.get_layer(FEATURE_LAYER).output])
 
 
+def members_of(judge):
+    """An averaged judge's members (each outputs [probabilities, features]); [] for a single CNN."""
+    return [layer for layer in judge.layers if layer.name.startswith("member_")]
+
+
+def member_readings(judge, images, labels, batch_size=1000):
+    """Per member of an averaged judge: its accuracy per class on images asked to be `labels`.
+
+    How far one CNN's reading of the same images moves with its seed: the spread
+    the judge averages away. [] for a single CNN.
+    """
+    readings = []
+    for member in members_of(judge):
+        probs, _ = member.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0)
+        predicted = probs.argmax(1)
+        readings.append([round(float((predicted[labels == c] == c).mean()), 4)
+                         for c in range(probs.shape[1])])
+    return readings
+
+
 def judge_outputs(judge, images, batch_size=1000):
     """(probabilities (n, 10), penultimate features (n, 128 per member)) for images in [-1, 1]."""
     probs, features = feature_reader(judge).predict(np.asarray(images, np.float32),

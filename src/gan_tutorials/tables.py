@@ -147,6 +147,23 @@ def fashion_pair(root):
     return "\n".join(lines)
 
 
+def judge_members(run):
+    """Per class: how the averaged judge and each of its CNNs read a run's digits."""
+    def write(root):
+        m = runs.read_json(root / REFERENCE / run / "metrics.json")
+        members = m["member_per_class_accuracy"]
+        lines = ["| class | the judge (their average) | " + " | ".join(
+                     f"CNN {k} alone" for k in range(len(members))) + " | spread of the CNNs |",
+                 "| --- | ---: |" + " ---: |" * len(members) + " ---: |"]
+        for c, name in enumerate(m["class_names"]):
+            alone = [r[c] for r in members]
+            lines.append(f"| {name} | {m['per_class_accuracy'][c]:.1%} | "
+                         + " | ".join(f"{a:.1%}" for a in alone)
+                         + f" | {100 * (max(alone) - min(alone)):.1f} points |")
+        return "\n".join(lines)
+    return write
+
+
 LATENT_CLAIMS = {"grid_shares_style": "the grid's shared style",
                  "categories_carry_style": "the categories' style", "scaling_monotone": "scaling",
                  "arithmetic_slant": "the sums' slant", "arithmetic_thickness": "the sums' thickness"}
@@ -475,6 +492,7 @@ TABLES = {  # name -> a function of the repository root that returns the markdow
     "seeds-claims": seeds_claims,
     "control-report": control_report("cgan"),
     "fashion-classes": fashion_pair,
+    "fashion-judge-members": judge_members("fashion-cgan"),
     "headline": headline,
     "toolkit-agreement": toolkit_agreement,
     "explore-categories": explore_categories,
