@@ -24,6 +24,13 @@ def test_summaries_read_each_folder_and_the_table_has_a_column_per_run(tmp_path)
     control = json.loads((REFERENCE / "conv-cgan" / "control" / "control.json").read_text())
     assert conv["control_success"] == control["band"]["steer"]["success"]
     assert [p["epoch"] for p in conv["curve"]] == list(range(5, conv["epochs"] + 1, 5))
+    assert conv["generator_params"] == load_generator(REFERENCE / "conv-cgan").count_params()
+    # Quality against cost: each score at the training seconds history.csv sums up to its epoch.
+    history = runs.read_history(REFERENCE / "conv-cgan" / "history.csv")
+    x, values = compare.quality_panels([conv], against="seconds")["Frechet distance"]["conv-cgan"]
+    assert x == [pytest.approx(sum(r["seconds"] for r in history[:e]), abs=0.05)
+                 for e in range(5, conv["epochs"] + 1, 5)]
+    assert values == [float(r["frechet_distance"]) for r in history[4::5]]
     gan = compare.read_run(REFERENCE / "gan")
     assert gan["top_class"] == "1" and "accuracy" not in gan
     text = compare.table([dense, conv, gan])
@@ -34,6 +41,8 @@ def test_summaries_read_each_folder_and_the_table_has_a_column_per_run(tmp_path)
     assert "| classes covered (>= 2%) | — | — | 4 |" in text
     figure = tmp_path / "q.png"
     compare.main([str(REFERENCE / "cgan"), str(REFERENCE / "conv-cgan"), "--figure", str(figure)])
+    assert figure.stat().st_size > 0
+    compare.main([str(REFERENCE / "cgan"), "--figure", str(figure), "--against", "seconds"])
     assert figure.stat().st_size > 0
 
 

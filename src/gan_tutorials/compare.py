@@ -9,7 +9,10 @@ parameters, epochs, median seconds per epoch as trained, the judge's
 accuracy and worst class (or, unconditional, the top class's share and the
 classes covered), the Frechet distance beside its floor, stray ink beside
 real images', and control's success rate. `--figure` draws each run's
-judge scores and Frechet distance against epoch (`--eval-every`).
+judge scores and Frechet distance (`--eval-every`) against epoch, or with
+`--against seconds` against its training seconds as history.csv records them
+(quality against cost; seconds as trained, so runs that shared a machine
+count the time they took there).
 Nothing is recomputed: a folder not yet evaluated says so.
 """
 
@@ -17,9 +20,11 @@ import argparse
 import statistics
 from pathlib import Path
 
+import numpy as np
+
 from gan_tutorials import figures, runs
 from gan_tutorials.data import image_set
-from gan_tutorials.models import GeneratorError, create_models, load_generator
+from gan_tutorials.models import GeneratorError, create_models
 
 
 def read_run(run_dir, average=False):
@@ -34,13 +39,14 @@ def read_run(run_dir, average=False):
         raise runs.RunError(f"{results} has no metrics.json: run python -m gan_tutorials.evaluate "
                             f"{run_dir}{' --average' if average else ''} first")
     metrics = runs.read_json(metrics_path)
-    _, discriminator = create_models(kind, config["noise_dim"], image_set(dataset), arch)
+    generator, discriminator = create_models(kind, config["noise_dim"], image_set(dataset), arch)
     history = runs.read_history(run_dir / "history.csv")
+    seconds = np.cumsum([float(r["seconds"]) for r in history])  # training seconds to each epoch
     names = metrics["class_names"]
     summary = {
         "run": run_dir.name + (" (average)" if average else ""), "arch": arch, "kind": kind,
         "dataset": dataset,
-        "generator_params": load_generator(run_dir).count_params(),
+        "generator_params": generator.count_params(),  # the factory's twin of the saved one
         "discriminator_params": discriminator.count_params(),
         "epochs": len(history),
         "seconds_per_epoch": statistics.median(float(r["seconds"]) for r in history),
@@ -48,10 +54,11 @@ def read_run(run_dir, average=False):
                                          "real_stray_ink", "specks_per_image",
                                          "real_specks_per_image")},
         # --eval-every's scores by epoch; the average's are history.csv's ema_ columns.
-        "curve": [{"epoch": r["epoch"], **{k: r[prefix + k] for k in ("accuracy", "entropy",
-                                                                     "frechet_distance")
-                                           if prefix + k in r}}
-                  for r in history if r.get(prefix + "frechet_distance") not in (None, "")]}
+        "curve": [{"epoch": r["epoch"], "seconds": round(float(t), 1),
+                   **{k: r[prefix + k] for k in ("accuracy", "entropy", "frechet_distance")
+                      if prefix + k in r}}
+                  for r, t in zip(history, seconds, strict=True)
+                  if r.get(prefix + "frechet_distance") not in (None, "")]}
     if kind == "cgan":
         per_class = metrics["per_class_accuracy"]
         worst = min(range(len(per_class)), key=per_class.__getitem__)
@@ -102,11 +109,12 @@ def table(summaries):
     return "\n".join(lines)
 
 
-def quality_panels(summaries):
-    """{panel: {run: (epochs, values)}} for the judge's score and the Frechet distance."""
+def quality_panels(summaries, against="epoch"):
+    """{panel: {run: (x, values)}} for the judge's score and the Frechet distance, x being each
+    score's epoch or (against="seconds") the training seconds up to it."""
     panels = {"judged accuracy (cgan) or entropy (gan)": {}, "Frechet distance": {}}
     for s in summaries:
-        epochs = [p["epoch"] for p in s["curve"]]
+        epochs = [p[against] for p in s["curve"]]
         score = "accuracy" if s["kind"] == "cgan" else "entropy"
         panels["judged accuracy (cgan) or entropy (gan)"][s["run"]] = (
             epochs, [float(p[score]) for p in s["curve"]])
@@ -121,6 +129,8 @@ def build_parser():
                                      description=__doc__.split("\n")[0])
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders")
     parser.add_argument("--figure", help="also draw the runs' quality curves into this PNG")
+    parser.add_argument("--against", choices=("epoch", "seconds"), default="epoch",
+                        help="the figure's x axis: the epoch, or the training seconds up to it")
     parser.add_argument("--average", action="store_true",
                         help="beside each run, its --ema average where `evaluate --average` scored it")
     return parser
@@ -139,8 +149,10 @@ def main(argv=None):
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     print(table(summaries))
     if args.figure:
-        figures.plot_series(args.figure, quality_panels(summaries), xlabel="epoch",
-                            title="quality against epoch (the judge, every --eval-every epochs)")
+        xlabel = "epoch" if args.against == "epoch" else "training seconds (history.csv)"
+        figures.plot_series(args.figure, quality_panels(summaries, args.against), xlabel=xlabel,
+                            title=f"quality against {args.against} (the judge, every "
+                                  "--eval-every epochs)")
         print(f"wrote {args.figure}")
 
 
