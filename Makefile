@@ -45,18 +45,19 @@ judge: data
 lint: setup
 	$(BIN)/ruff check .
 
-# Two workers, one test file each at a time: most of a test's time is tracing
-# and compiling, one core's work. Files go out in collection order, the longest
-# first (tests/conftest.py), rather than by their number of tests. The fast tier leaves out the tests marked
+# Three workers on two cores, one test file each at a time: most of a test's time
+# is tracing and compiling, one core's work, and a third worker fills the waits
+# (processes starting, servers answering; docs/testing.md). Files go out in collection order,
+# the longest first (tests/conftest.py), rather than by their number of tests. The fast tier leaves out the tests marked
 # slow (end-to-end runs, the notebook, the JAX subprocess, a TensorBoard
 # server, kill-and-resume, the Fashion-MNIST judge); test-all runs them too.
 # The suite writes nothing under $HOME (see tests/conftest.py) and prepares its
 # TFDS data once per clone in .test-cache/.
 test: setup
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder -m "not slow" $(ARGS)
+	$(BIN)/python -m pytest -q -n 3 --dist loadfile --no-loadscope-reorder -m "not slow" $(ARGS)
 
 test-all: setup-jax
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder $(ARGS)
+	$(BIN)/python -m pytest -q -n 3 --dist loadfile --no-loadscope-reorder $(ARGS)
 
 bench: $(BACKEND_SETUP)
 	$(BIN)/python -m gan_tutorials.bench $(ARGS)

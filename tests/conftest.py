@@ -38,6 +38,11 @@ os.environ.update({
     "JUPYTER_DATA_DIR": str(_tmp / "jupyter" / "data"),
     "JUPYTER_RUNTIME_DIR": str(_tmp / "jupyter" / "runtime"),
     "TFDS_DATA_DIR": str(REPO / ".test-cache" / "tensorflow_datasets"),
+    # The JAX children (test_jax, test_parallel) compile many of the same programs: JAX's
+    # persistent compilation cache, for this session only, lets the second reuse the first's.
+    "JAX_COMPILATION_CACHE_DIR": str(_tmp / "jax-cache"),
+    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+    "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
 })
 
 import numpy as np
