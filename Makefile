@@ -47,10 +47,12 @@ lint: setup
 
 # Three workers on two cores, one test file each at a time: most of a test's time
 # is tracing and compiling, one core's work, and a third worker fills the waits
-# (processes starting, servers answering; docs/testing.md). Files go out in collection order,
-# the longest first (tests/conftest.py), rather than by their number of tests. The fast tier leaves out the tests marked
-# slow (end-to-end runs, the notebook, the JAX subprocess, a TensorBoard
-# server, kill-and-resume, the Fashion-MNIST judge); test-all runs them too.
+# (processes starting, servers answering; docs/testing.md). Files go out in
+# collection order, the longest first (tests/conftest.py), rather than by their
+# number of tests. The fast tier leaves out the tests marked slow (end-to-end
+# runs, the notebook, the JAX subprocesses, a TensorBoard server,
+# kill-and-resume, the judge retrained, the studio's server and browser);
+# test-all runs them too.
 # The suite writes nothing under $HOME (see tests/conftest.py) and prepares its
 # TFDS data once per clone in .test-cache/.
 test: setup
