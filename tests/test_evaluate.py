@@ -19,6 +19,24 @@ def test_frechet_distance_known_gaussians():
     assert evaluate.frechet_distance(a, shifted) == pytest.approx(9.0, abs=1e-6)
     wide = 2 * rng.standard_normal((40000, 4))  # N(0, 4I): d * (1 + 4 - 2*2) = d
     assert evaluate.frechet_distance(a, wide) == pytest.approx(4.0, rel=0.05)
+    # The two terms: a shift is all centres, a wider spread all covariances.
+    assert evaluate.frechet_parts(a, shifted) == pytest.approx((9.0, 0.0), abs=1e-6)
+    means, spreads = evaluate.frechet_parts(a, wide)
+    assert means < 0.01 and spreads == pytest.approx(4.0, rel=0.05)
+
+
+def test_class_spread_known_features():
+    rng = np.random.default_rng(0)
+    real = {"features": rng.standard_normal((4000, 3)), "labels": np.repeat([0, 1], 2000)}
+    labels = np.repeat([0, 1], 1000)
+    features = np.concatenate([0.5 * rng.standard_normal((1000, 3)),  # a quarter of the variance
+                               np.zeros((1000, 3))])  # one drawing, a thousand times
+    measured = evaluate.class_spread(features, labels, real)
+    assert measured["class_spread"] == [pytest.approx(0.25, abs=0.02), 0.0]
+    assert measured["mean_class_spread"] == pytest.approx(0.125, abs=0.01)
+    # d * (1 + 1/4 - 2 * 1/2) = 0.75 for the narrow class; d * 1 for the constant one.
+    assert measured["class_frechet_distance"] == [pytest.approx(0.75, abs=0.05),
+                                                  pytest.approx(3.0, abs=0.1)]
 
 
 def test_class_metrics_known_predictions():
@@ -88,6 +106,21 @@ def test_label_ignoring_generator_scores_chance(tiny_judge, reference, real_mnis
     assert metrics["accuracy"] == pytest.approx(0.10, abs=0.03)
     assert metrics["classes_covered"] >= 8  # it draws real, varied digits...
     assert metrics["confidence"] > 0.8  # ...that the judge reads confidently
+
+
+def test_class_spread_reads_variety_within_classes(tiny_judge, reference, real_mnist):
+    x, y = real_mnist["test"]
+    held_out = evaluate.score_images(tiny_judge[0], np.asarray(data.scale_images(x[2000:5000])),
+                                     y[2000:5000], reference)
+    assert held_out["mean_class_spread"] == pytest.approx(1.0, abs=0.1)  # real digits' variety
+    assert held_out["frechet_means"] < held_out["frechet_distance"]
+    # One real 1 for every class asked for: no variety within any class.
+    generator = noise_indexed_generator(real_digit_bank(real_mnist, digit=1, n=1), True)
+    metrics = evaluate.evaluate_generator(generator, tiny_judge[0], per_class=50,
+                                          reference=reference)
+    assert metrics["class_spread"] == [0.0] * 10
+    assert metrics["mean_class_spread"] == pytest.approx(0.0, abs=1e-9)
+    assert min(metrics["class_frechet_distance"]) > max(held_out["class_frechet_distance"])
 
 
 def test_constant_generator_is_mode_collapse(tiny_judge, reference, real_mnist):
@@ -214,9 +247,10 @@ def test_real_digits_score_as_real(real_judge, real_mnist):
     pick = np.random.default_rng(1).permutation(10000)[:5000]
     for x, y in ((x_test[pick], y_test[pick]), (x_train[-5000:], y_train[-5000:])):
         metrics = evaluate.score_images(real_judge, np.asarray(data.scale_images(x)), y,
-                                        reference["features"])
+                                        reference)
         assert metrics["accuracy"] >= 0.99
         assert metrics["frechet_distance"] <= 3 * reference["floor"]
+        assert metrics["mean_class_spread"] == pytest.approx(1.0, abs=0.05)
 
 
 @pytest.mark.slow

@@ -10,7 +10,9 @@ Here the judge (see `judge`) reads the generated digits:
   * unconditional: each class's share, classes covered, normalized entropy;
   * both: mean confidence and the Frechet distance between the judge's
     penultimate features of generated and of real test images (with the
-    distance between two halves of the test set as the floor), and stray
+    distance between two halves of the test set as the floor, and its
+    centres' term apart; a conditional generator's variety within each
+    class against real images' too), and stray
     ink: the share of ink outside each image's largest blob and the specks
     per image, beside the same counts on real test images.
 The dataset (MNIST unless the run used another, e.g. Fashion-MNIST) comes from
@@ -45,11 +47,13 @@ GRID_ROWS = 10  # eval/samples.png: this many rows, one column per class
 
 # --- metrics ---------------------------------------------------------------
 
-def frechet_distance(a, b):
-    """Frechet distance between Gaussians fitted to two (n, d) feature sets.
+def frechet_parts(a, b):
+    """The two terms of the Frechet distance between Gaussians fitted to (n, d) feature sets.
 
-    |mu_a - mu_b|^2 + Tr(S_a + S_b - 2 (S_a S_b)^1/2), where the trace of the
-    matrix root is computed from the symmetric S_a^1/2 S_b S_a^1/2 (numpy only).
+    (|mu_a - mu_b|^2, Tr(S_a + S_b - 2 (S_a S_b)^1/2)): how far the sets'
+    centres lie apart, and how their spreads differ, which a generator that
+    draws too few kinds of each class pays. The trace of the matrix root is
+    computed from the symmetric S_a^1/2 S_b S_a^1/2 (numpy only).
     """
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     mu_a, mu_b = a.mean(0), b.mean(0)
@@ -57,7 +61,31 @@ def frechet_distance(a, b):
     w, v = np.linalg.eigh(s_a)
     root_a = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
     cross = np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ s_b @ root_a), 0, None)).sum()
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * cross)
+    return float(((mu_a - mu_b) ** 2).sum()), float(np.trace(s_a) + np.trace(s_b) - 2 * cross)
+
+
+def frechet_distance(a, b):
+    """Frechet distance between Gaussians fitted to two (n, d) feature sets (see frechet_parts)."""
+    return sum(frechet_parts(a, b))
+
+
+def class_spread(features, labels, reference):
+    """Within each class, generated digits' variety against real ones', in the judge's features.
+
+    Per class c: `class_spread`, the total variance (trace of the covariance)
+    of the features of images asked to be c over that of real test images of
+    c (1 is real's variety, below 1 too few kinds), and `class_frechet_distance`,
+    the distance between the two.
+    """
+    features, real = np.asarray(features, np.float64), np.asarray(reference["features"], np.float64)
+    real_labels = reference["labels"]
+    classes = np.unique(real_labels)
+    spread = [features[labels == c].var(0).sum() / real[real_labels == c].var(0).sum()
+              for c in classes]
+    distance = [frechet_distance(features[labels == c], real[real_labels == c]) for c in classes]
+    return {"class_spread": np.round(spread, 4).tolist(),
+            "mean_class_spread": float(np.mean(spread)),
+            "class_frechet_distance": np.round(distance, 3).tolist()}
 
 
 def stray_ink(images, ink=INK, speck=SPECK):
@@ -107,19 +135,26 @@ def class_metrics(predicted, labels=None, num_classes=MNIST.num_classes):
     return metrics
 
 
-def score_images(judge, images, labels=None, reference_features=None):
-    """Every metric of a set of images (and the classes they were asked to be)."""
+def score_images(judge, images, labels=None, reference=None):
+    """Every metric of a set of images (and the classes they were asked to be).
+
+    With `reference` (reference_stats's), the Frechet distance and its centres'
+    term, and for asked-for labels each class's variety against real images'.
+    """
     probs, features = judge_outputs(judge, images)
     metrics = class_metrics(probs.argmax(1), labels, probs.shape[1])
     metrics["confidence"] = float(probs.max(1).mean())
     metrics.update(stray_ink(images))
-    if reference_features is not None:
-        metrics["frechet_distance"] = frechet_distance(features, reference_features)
+    if reference is not None:
+        means, spreads = frechet_parts(features, reference["features"])
+        metrics.update(frechet_distance=means + spreads, frechet_means=means)
+        if labels is not None:
+            metrics.update(class_spread(features, np.asarray(labels), reference))
     return metrics
 
 
 def reference_stats(judge, dataset="mnist", data_dir=None, test_xy=None):
-    """Judge features of the dataset's test set, and the two-halves distance floor."""
+    """Judge features and labels of the dataset's test set, and the two-halves distance floor."""
     if test_xy is None:
         data.ensure(dataset, data_dir)
         _, test_xy = data.load(dataset, data_dir)
@@ -130,7 +165,8 @@ def reference_stats(judge, dataset="mnist", data_dir=None, test_xy=None):
     order = np.random.default_rng(0).permutation(len(features))
     half = len(features) // 2
     floor = frechet_distance(features[order[:half]], features[order[half:]])
-    return {"features": features, "floor": floor, "real": stray_ink(images)}
+    return {"features": features, "labels": np.asarray(test_xy[1]), "floor": floor,
+            "real": stray_ink(images)}
 
 
 # --- a generator's metrics ------------------------------------------------------
@@ -152,7 +188,7 @@ def evaluate_generator(generator, judge=None, per_class=1000, seed=0, *, referen
     reference = reference if reference is not None else reference_stats(judge, dataset, data_dir)
     start = time.perf_counter()
     images, labels = generate(generator, per_class, seed, classes=spec.num_classes)
-    metrics = score_images(judge, images, labels, reference["features"])
+    metrics = score_images(judge, images, labels, reference)
     if labels is not None and (readings := member_readings(judge, images, labels)):
         metrics["member_per_class_accuracy"] = readings  # each of an averaged judge's CNNs
     metrics.update(kind="cgan" if labels is not None else "gan", dataset=dataset,
@@ -287,7 +323,8 @@ def evaluate_run(source, out=None, *, per_class=1000, seed=0, dataset=None, data
 
 def headline(metrics):
     """One line of the headline numbers."""
-    head = (f"accuracy {metrics['accuracy']:.3f} (worst class {metrics['min_class_accuracy']:.3f})"
+    head = (f"accuracy {metrics['accuracy']:.3f} (worst class {metrics['min_class_accuracy']:.3f}), "
+            f"variety within classes {metrics['mean_class_spread']:.2f} of real's"
             if metrics["kind"] == "cgan" else
             f"entropy {metrics['entropy']:.3f}, {metrics['classes_covered']} classes covered")
     return (f"{metrics['kind']}: {head}, confidence {metrics['confidence']:.3f}, "
