@@ -39,6 +39,9 @@ def test_summaries_read_each_folder_and_the_table_has_a_column_per_run(tmp_path)
     assert (f"| judged accuracy | {100 * dense_metrics['accuracy']:.2f}% | "
             f"{100 * metrics['accuracy']:.2f}% | — |") in text
     assert "| classes covered (>= 2%) | — | — | 4 |" in text
+    assert (f"| variety within classes (real = 1) | {dense_metrics['mean_class_spread']:.2f} | "
+            f"{metrics['mean_class_spread']:.2f} | — |") in text  # a gan asks for no class
+    assert f"| of it, the centres' term | {dense_metrics['frechet_means']:.2f} | " in text
     figure = tmp_path / "q.png"
     compare.main([str(REFERENCE / "cgan"), str(REFERENCE / "conv-cgan"), "--figure", str(figure)])
     assert figure.stat().st_size > 0

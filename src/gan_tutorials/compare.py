@@ -7,7 +7,8 @@ metrics.json `evaluate` writes, the control/control.json `control --report`
 writes) and prints one markdown table, a column per run: architecture,
 parameters, epochs, median seconds per epoch as trained, the judge's
 accuracy and worst class (or, unconditional, the top class's share and the
-classes covered), the Frechet distance beside its floor, stray ink beside
+classes covered), the Frechet distance beside its floor and its centres'
+term, a cgan's variety within classes against real images', stray ink beside
 real images', and control's success rate. `--figure` draws each run's
 judge scores and Frechet distance (`--eval-every`) against epoch, or with
 `--against seconds` against its training seconds as history.csv records them
@@ -53,6 +54,8 @@ def read_run(run_dir, average=False):
         **{key: metrics[key] for key in ("frechet_distance", "frechet_floor", "stray_ink",
                                          "real_stray_ink", "specks_per_image",
                                          "real_specks_per_image")},
+        # The distance's centres' term and a cgan's variety within classes (older files lack them).
+        **{key: metrics.get(key) for key in ("frechet_means", "mean_class_spread")},
         # --eval-every's scores by epoch; the average's are history.csv's ema_ columns.
         "curve": [{"epoch": r["epoch"], "seconds": round(float(t), 1),
                    **{k: r[prefix + k] for k in ("accuracy", "entropy", "frechet_distance")
@@ -89,6 +92,11 @@ ROWS = [  # (row label, how to read it from a summary, or None where it does not
                                            if "classes_covered" in s else None)),
     ("Frechet distance (floor)", lambda s: f"{s['frechet_distance']:.2f} "
                                            f"({s['frechet_floor']:.2f})"),
+    ("of it, the centres' term", lambda s: (f"{s['frechet_means']:.2f}"
+                                            if s["frechet_means"] is not None else None)),
+    ("variety within classes (real = 1)", lambda s: (f"{s['mean_class_spread']:.2f}"
+                                                     if s["mean_class_spread"] is not None
+                                                     else None)),
     ("stray ink share (real)", lambda s: f"{100 * s['stray_ink']:.2f}% "
                                          f"({100 * s['real_stray_ink']:.2f}%)"),
     ("specks per image (real)", lambda s: f"{s['specks_per_image']:.3f} "
