@@ -115,3 +115,17 @@ def test_the_conv_pair_mirrors_the_dense_one():
         type(layer).__name__ for layer in cg.layers[3:]]  # after the label joins, one stack
     with pytest.raises(ValueError, match="unknown model kind 'gan' or arch 'resnet'"):
         models.create_models("gan", arch="resnet")
+
+
+@pytest.mark.parametrize("kind", ["gan", "cgan"])
+def test_a_wider_conv_d_leaves_g_as_it_is(kind):
+    """--d-width: D's convolutions widen (14x14 and 7x7 channels), G keeps CONV_WIDTH."""
+    g, d = models.create_models(kind, arch="conv")
+    wide_g, wide_d = models.create_models(kind, arch="conv", d_width=64)
+    assert wide_g.count_params() == g.count_params()
+    convs = [layer.filters for layer in wide_d.layers if type(layer).__name__ == "Conv2D"]
+    assert convs == [64, 128]
+    assert [layer.filters for layer in d.layers
+            if type(layer).__name__ == "Conv2D"] == [models.CONV_WIDTH, 2 * models.CONV_WIDTH]
+    with pytest.raises(ValueError, match="conv pair"):
+        models.create_models(kind, d_width=64)  # the dense pair has no width

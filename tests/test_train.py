@@ -12,7 +12,7 @@ import pytest
 
 from conftest import read_events, scalars
 from gan_tutorials import runs
-from gan_tutorials.config import Config
+from gan_tutorials.config import Config, upgrade
 from gan_tutorials.steps import build_models
 from gan_tutorials.train import RunError, parse_config, train
 
@@ -195,6 +195,37 @@ def test_learning_rate_defaults_to_the_archs_and_a_flag_overrides_it(tiny_arrays
     with pytest.raises(RunError, match="--learning-rate 0.0001"):
         train(Config(arch="conv", kind="cgan", out=str(old), quiet=True, resume=True, **TINY),
               arrays=tiny_arrays)
+    with pytest.raises(RunError, match="--d-learning-rate 0.0001"):  # nor may D's rate change
+        train(Config(arch="conv", kind="cgan", out=str(old), quiet=True, resume=True,
+                     learning_rate=1e-4, d_learning_rate=4e-4, **TINY), arrays=tiny_arrays)
+
+
+@pytest.mark.parametrize("engine", ["tutorial", "train_on_batch", "fused"])
+def test_two_time_scales_step_d_and_g_at_their_own_rates(engine, tiny_arrays, tmp_path):
+    """--d-learning-rate: Adam's first step moves each weight by about its model's rate
+    (m / sqrt(v) is the gradient's sign), so D's largest move is D's rate, G's is G's."""
+    settings = dict(kind="cgan", quiet=True, engine=engine, steps_per_call=1, epochs=1,
+                    batch_size=32, steps_per_epoch=1, learning_rate=1e-4, d_learning_rate=4e-4)
+    before = build_models(Config(**settings))
+    train(Config(out=str(tmp_path / "run"), **settings), arrays=tiny_arrays)
+    saved = runs.load_checkpoint(tmp_path / "run" / "checkpoint.npz")[1]
+    for name, model, rate in (("discriminator", before.discriminator, 4e-4),
+                              ("generator", before.generator, 1e-4)):
+        moved = max(np.abs(a - b).max() for a, b in zip(saved[name], model.get_weights(),
+                                                        strict=True))
+        assert moved == pytest.approx(rate, rel=1e-3), name
+    assert runs.read_config(tmp_path / "run")["d_learning_rate"] == 4e-4
+    assert Config().d_learning_rate == Config().learning_rate  # one rate, the tutorial's
+    # A run from before the flag (its config.json has no d_learning_rate) gave D G's rate.
+    assert upgrade({"learning_rate": 2e-4})["d_learning_rate"] == 2e-4
+
+
+def test_d_width_is_the_conv_pairs_alone(capsys):
+    assert parse_config(["--arch", "conv", "--d-width", "64"])[1].d_width == 64
+    with pytest.raises(SystemExit) as stop:
+        parse_config(["--d-width", "64"])  # the dense pair has no width
+    assert stop.value.code == 2
+    assert "--d-width: the dense pair has no channel width" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("engine", ["tutorial", "train_on_batch", "fused"])

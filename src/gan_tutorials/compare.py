@@ -40,7 +40,8 @@ def read_run(run_dir, average=False):
         raise runs.RunError(f"{results} has no metrics.json: run python -m gan_tutorials.evaluate "
                             f"{run_dir}{' --average' if average else ''} first")
     metrics = runs.read_json(metrics_path)
-    generator, discriminator = create_models(kind, config["noise_dim"], image_set(dataset), arch)
+    generator, discriminator = create_models(kind, config["noise_dim"], image_set(dataset), arch,
+                                             d_width=config.get("d_width"))
     history = runs.read_history(run_dir / "history.csv")
     seconds = np.cumsum([float(r["seconds"]) for r in history])  # training seconds to each epoch
     names = metrics["class_names"]

@@ -65,6 +65,13 @@ class Config:
     learning_rate: float | None = field(default=None, metadata={"min": 0.0,
         "help": "Adam step size for both D and the GAN; None: the arch's, 1e-4 for dense "
                 "(the tutorial's), 2e-4 for conv (docs/conv.md)"})
+    # Two levers beyond the tutorial, for the conv pair's missed goals (docs/conv.md).
+    d_learning_rate: float | None = field(default=None, metadata={"min": 0.0,
+        "help": "Adam step size for D alone; None: --learning-rate's. Above G's it is the "
+                "two-time-scale rule (TTUR, Heusel et al. 2017)"})
+    d_width: int | None = field(default=None, metadata={"min": 1,
+        "help": "--arch conv only: D's channels at 14x14 (twice that at 7x7); None: G's "
+                "(models.CONV_WIDTH)"})
     beta_1: float = field(default=0.5, metadata={"min": 0.0,
         "help": "Adam beta_1; 0.5 (not 0.9) is the usual GAN choice the tutorial keeps"})
     steps_per_epoch: int | None = field(default=None, metadata={"min": 1,
@@ -100,6 +107,11 @@ class Config:
     def __post_init__(self):
         if self.learning_rate is None:  # the arch's default, so config.json states the number
             object.__setattr__(self, "learning_rate", LEARNING_RATES.get(self.arch))
+        if self.d_learning_rate is None:  # one rate for both, as in the tutorial
+            object.__setattr__(self, "d_learning_rate", self.learning_rate)
+        if self.d_width is not None and self.arch != "conv":
+            raise ValueError(f"--d-width: the {self.arch} pair has no channel width; "
+                             "it applies to --arch conv")
         for f in dataclasses.fields(self):  # the flags' rules, for a config built in code too
             check_field(f, getattr(self, f.name))
 
@@ -221,5 +233,8 @@ def config_from_args(args, cls=Config):
 
 def upgrade(saved):
     """A saved config dict in today's names (model -> kind); runs before --dataset were MNIST,
-    and runs before --ema had no average."""
-    return {"dataset": "mnist", "ema": 0.0, **{RENAMED.get(k, k): v for k, v in saved.items()}}
+    runs before --ema had no average, and runs before --d-learning-rate and --d-width gave
+    D G's rate and width."""
+    renamed = {RENAMED.get(k, k): v for k, v in saved.items()}
+    return {"dataset": "mnist", "ema": 0.0, "d_learning_rate": renamed.get("learning_rate"),
+            "d_width": None, **renamed}

@@ -193,13 +193,19 @@ FACTORIES = {  # (arch, kind) -> (generator factory, discriminator factory)
 }
 
 
-def create_models(kind, noise_dim=NOISE_DIM, spec=MNIST, arch="dense"):
-    """Return (generator, discriminator) for kind "gan" or "cgan" of arch "dense" or "conv"."""
+def create_models(kind, noise_dim=NOISE_DIM, spec=MNIST, arch="dense", *, d_width=None):
+    """Return (generator, discriminator) for kind "gan" or "cgan" of arch "dense" or "conv".
+
+    d_width: a conv D's own width (a wider D only); None keeps G's.
+    """
     if (arch, kind) not in FACTORIES:
         raise ValueError(f"unknown model kind {kind!r} or arch {arch!r}: expected 'gan' or "
                          "'cgan', and 'dense' or 'conv'")
+    if d_width is not None and arch != "conv":
+        raise ValueError(f"d_width applies to the conv pair, not to arch {arch!r}")
     make_generator, make_discriminator = FACTORIES[arch, kind]
-    return make_generator(noise_dim, spec), make_discriminator(spec)
+    widths = {} if d_width is None else {"width": d_width}
+    return make_generator(noise_dim, spec), make_discriminator(spec, **widths)
 
 
 # --- reading a trained generator back -------------------------------------------

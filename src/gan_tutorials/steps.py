@@ -75,19 +75,21 @@ class Models:
 
 
 def build_models(config, spec=MNIST):
-    """Fresh G, D and GAN for images of `spec`, with Adam (config's rate, beta_1 0.5), seeded.
+    """Fresh G, D and GAN for images of `spec`, with Adam (config's rates, beta_1 0.5), seeded.
 
     Keras leaves XLA off on CPU-only machines; switching it on makes each
     train_on_batch ~12% faster here (measured by `bench`). The tutorial's
     engine runs as written, without it.
     """
     keras.utils.set_random_seed(config.seed)  # the tutorial's seed: initial weights
-    generator, discriminator = create_models(config.kind, config.noise_dim, spec, config.arch)
+    generator, discriminator = create_models(config.kind, config.noise_dim, spec, config.arch,
+                                             d_width=config.d_width)
     jit = config.engine != "tutorial"
-    adam = lambda: keras.optimizers.Adam(learning_rate=config.learning_rate, beta_1=config.beta_1)
-    discriminator.compile(optimizer=adam(), loss="binary_crossentropy", jit_compile=jit)
+    adam = lambda rate: keras.optimizers.Adam(learning_rate=rate, beta_1=config.beta_1)
+    discriminator.compile(optimizer=adam(config.d_learning_rate), loss="binary_crossentropy",
+                          jit_compile=jit)
     gan = create_gan(discriminator, generator)
-    gan.compile(optimizer=adam(), loss="binary_crossentropy", jit_compile=jit)
+    gan.compile(optimizer=adam(config.learning_rate), loss="binary_crossentropy", jit_compile=jit)
     # Build both optimizers now, with D's and G's variables respectively, so a
     # checkpoint can restore their slots before the first step of a resume.
     discriminator.optimizer.build(discriminator.trainable_variables)

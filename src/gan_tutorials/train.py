@@ -266,7 +266,10 @@ def parse_config(argv):
         parser.set_defaults(**{k: v for k, v in dataclasses.asdict(base).items()
                                if k not in RUN_PLACE})
         args = parser.parse_args(argv)
-    return parser, config_from_args(args)
+    try:
+        return parser, config_from_args(args)
+    except ValueError as err:  # a combination the flags' own checks cannot see
+        parser.error(str(err))
 
 
 STOP_ASKED = []  # a signal's number once SIGINT or SIGTERM arrived (see stop_on_signals)
