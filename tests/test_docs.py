@@ -1,5 +1,6 @@
 """The front door and the docs: short enough to read, and no dead link or image."""
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -73,3 +74,18 @@ def test_a_table_edited_by_hand_is_found_and_rewritten(tmp_path):
     assert (tmp_path / "docs" / "conv.md").read_text() == edited  # --check writes nothing
     assert tables.update(tmp_path) == [tmp_path / "docs" / "conv.md"]
     assert (tmp_path / "docs" / "conv.md").read_text() == page
+
+
+def test_the_conv_goals_verdicts_follow_the_files(tmp_path):
+    shutil.copytree(ROOT / "outputs", tmp_path / "outputs",
+                    ignore=shutil.ignore_patterns("logs", "samples", "*.gif", "*.png"))
+    metrics = tmp_path / "outputs" / "reference" / "conv-cgan" / "metrics.json"
+    before = tables.conv_goals(tmp_path)
+    saved = json.loads(metrics.read_text())
+    goal = lambda text: next(line for line in text.splitlines() if "judged >= 99.7%" in line)
+    assert (saved["accuracy"] >= 0.997) == goal(before).endswith("| met |")
+    saved["accuracy"] = 0.9985 if saved["accuracy"] < 0.997 else 0.9950
+    metrics.write_text(json.dumps(saved))
+    after = goal(tables.conv_goals(tmp_path))
+    assert after.endswith("| met |") == (saved["accuracy"] >= 0.997)
+    assert f"{saved['accuracy']:.2%}" in after
