@@ -26,10 +26,12 @@ ON_JAX = [
     "test_steps.py::test_each_half_step_moves_only_its_model[cgan-train_on_batch-conv]",
     "test_steps.py::test_engines_agree_from_the_same_seed",
     "test_train.py::test_smoke_run_writes_every_file",
+    "test_train.py::test_resume_is_exact[train_on_batch-dense]",
     "test_train.py::test_resume_is_exact[fused-dense]",
     "test_train.py::test_resume_is_exact[fused-conv]",
     "test_train.py::test_ema_follows_g_after_each_g_step[train_on_batch]",
     "test_train.py::test_ema_follows_g_after_each_g_step[fused]",
+    "test_train.py::test_two_time_scales_step_d_and_g_at_their_own_rates[fused]",
     "test_control.py::test_steer_hits_targets_holds_the_rest_and_stays_in_the_shell",
     "test_bench.py::test_bench_runs_on_a_few_steps",  # times the JAX engines
 ]
