@@ -31,6 +31,13 @@ def test_summaries_read_each_folder_and_the_table_has_a_column_per_run(tmp_path)
     assert x == [pytest.approx(sum(r["seconds"] for r in history[:e]), abs=0.05)
                  for e in range(5, conv["epochs"] + 1, 5)]
     assert values == [float(r["frechet_distance"]) for r in history[4::5]]
+    # ... or at the fused engine's rate for the pair in a bench file: every run timed alike.
+    rates = compare.fused_rates(REFERENCE.parent / "bench" / "tensorflow.json")
+    x, _ = compare.quality_panels([conv], against="bench", rates=rates)["Frechet distance"]["conv-cgan"]
+    assert x == [pytest.approx(rates["conv", "cgan"] * sum(r["steps"] for r in history[:e]))
+                 for e in range(5, conv["epochs"] + 1, 5)]
+    with pytest.raises(runs.RunError, match="no fused conv cgan"):
+        compare.quality_panels([conv], against="bench", rates={("dense", "cgan"): 0.03})
     gan = compare.read_run(REFERENCE / "gan")
     assert gan["top_class"] == "1" and "accuracy" not in gan
     text = compare.table([dense, conv, gan])
@@ -46,6 +53,11 @@ def test_summaries_read_each_folder_and_the_table_has_a_column_per_run(tmp_path)
     compare.main([str(REFERENCE / "cgan"), str(REFERENCE / "conv-cgan"), "--figure", str(figure)])
     assert figure.stat().st_size > 0
     compare.main([str(REFERENCE / "cgan"), "--figure", str(figure), "--against", "seconds"])
+    assert figure.stat().st_size > 0
+    figure.unlink()
+    compare.main([str(REFERENCE / "cgan"), str(REFERENCE / "conv-cgan"), "--figure", str(figure),
+                  "--against", "bench", "--bench",
+                  str(REFERENCE.parent / "bench" / "tensorflow.json")])
     assert figure.stat().st_size > 0
 
 

@@ -12,8 +12,10 @@ term, a cgan's variety within classes against real images', stray ink beside
 real images', and control's success rate. `--figure` draws each run's
 judge scores and Frechet distance (`--eval-every`) against epoch, or with
 `--against seconds` against its training seconds as history.csv records them
-(quality against cost; seconds as trained, so runs that shared a machine
-count the time they took there).
+(seconds as trained, so runs that shared a machine count the time they took
+there), or with `--against bench` against the seconds its steps cost at the
+fused engine's rate for its pair in a `bench --json` file: quality against
+cost, every run timed alike on one machine.
 Nothing is recomputed: a folder not yet evaluated says so.
 """
 
@@ -26,6 +28,8 @@ import numpy as np
 from gan_tutorials import figures, runs
 from gan_tutorials.data import image_set
 from gan_tutorials.models import GeneratorError, create_models
+
+BENCH_FILE = Path("outputs") / "bench" / "tensorflow.json"  # the committed TensorFlow timings
 
 
 def read_run(run_dir, average=False):
@@ -44,6 +48,7 @@ def read_run(run_dir, average=False):
                                              d_width=config.get("d_width"))
     history = runs.read_history(run_dir / "history.csv")
     seconds = np.cumsum([float(r["seconds"]) for r in history])  # training seconds to each epoch
+    steps = np.cumsum([int(r["steps"]) for r in history])  # steps trained up to each epoch
     names = metrics["class_names"]
     summary = {
         "run": run_dir.name + (" (average)" if average else ""), "arch": arch, "kind": kind,
@@ -58,10 +63,10 @@ def read_run(run_dir, average=False):
         # The distance's centres' term and a cgan's variety within classes (older files lack them).
         **{key: metrics.get(key) for key in ("frechet_means", "mean_class_spread")},
         # --eval-every's scores by epoch; the average's are history.csv's ema_ columns.
-        "curve": [{"epoch": r["epoch"], "seconds": round(float(t), 1),
+        "curve": [{"epoch": r["epoch"], "seconds": round(float(t), 1), "steps": int(n),
                    **{k: r[prefix + k] for k in ("accuracy", "entropy", "frechet_distance")
                       if prefix + k in r}}
-                  for r, t in zip(history, seconds, strict=True)
+                  for r, t, n in zip(history, seconds, steps, strict=True)
                   if r.get(prefix + "frechet_distance") not in (None, "")]}
     if kind == "cgan":
         per_class = metrics["per_class_accuracy"]
@@ -118,12 +123,26 @@ def table(summaries):
     return "\n".join(lines)
 
 
-def quality_panels(summaries, against="epoch"):
+def fused_rates(path):
+    """{(arch, kind): seconds per training step} of the fused engine on one device, from a
+    `bench --json` file."""
+    return {(r["arch"], r["model"]): r["ms_per_step"]["fused"] / 1000
+            for r in runs.read_json(path)["results"] if r["devices"] == 1}
+
+
+def quality_panels(summaries, against="epoch", rates=None):
     """{panel: {run: (x, values)}} for the judge's score and the Frechet distance, x being each
-    score's epoch or (against="seconds") the training seconds up to it."""
+    score's epoch, (against="seconds") the training seconds up to it, or (against="bench") the
+    steps up to it at `rates` (fused_rates's) for the run's pair."""
     panels = {"judged accuracy (cgan) or entropy (gan)": {}, "Frechet distance": {}}
     for s in summaries:
-        epochs = [p[against] for p in s["curve"]]
+        if against == "bench":
+            if (s["arch"], s["kind"]) not in rates:
+                raise runs.RunError(f"the bench file has no fused {s['arch']} {s['kind']} to "
+                                    f"cost {s['run']} at")
+            epochs = [p["steps"] * rates[s["arch"], s["kind"]] for p in s["curve"]]
+        else:
+            epochs = [p[against] for p in s["curve"]]
         score = "accuracy" if s["kind"] == "cgan" else "entropy"
         panels["judged accuracy (cgan) or entropy (gan)"][s["run"]] = (
             epochs, [float(p[score]) for p in s["curve"]])
@@ -138,8 +157,11 @@ def build_parser():
                                      description=__doc__.split("\n")[0])
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders")
     parser.add_argument("--figure", help="also draw the runs' quality curves into this PNG")
-    parser.add_argument("--against", choices=("epoch", "seconds"), default="epoch",
-                        help="the figure's x axis: the epoch, or the training seconds up to it")
+    parser.add_argument("--against", choices=("epoch", "seconds", "bench"), default="epoch",
+                        help="the figure's x axis: the epoch, the training seconds up to it as "
+                             "trained, or its steps' cost at --bench's fused rate for the pair")
+    parser.add_argument("--bench", default=str(BENCH_FILE),
+                        help=f"--against bench: a bench --json file (default: {BENCH_FILE})")
     parser.add_argument("--average", action="store_true",
                         help="beside each run, its --ema average where `evaluate --average` scored it")
     return parser
@@ -158,10 +180,18 @@ def main(argv=None):
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     print(table(summaries))
     if args.figure:
-        xlabel = "epoch" if args.against == "epoch" else "training seconds (history.csv)"
-        figures.plot_series(args.figure, quality_panels(summaries, args.against), xlabel=xlabel,
-                            title=f"quality against {args.against} (the judge, every "
-                                  "--eval-every epochs)")
+        xlabel = {"epoch": "epoch", "seconds": "training seconds (history.csv)",
+                  "bench": "training seconds at the bench's fused rate"}[args.against]
+        try:
+            rates = fused_rates(args.bench) if args.against == "bench" else None
+            panels = quality_panels(summaries, args.against, rates)
+        except (runs.RunError, OSError) as err:
+            parser.exit(2, f"{parser.prog}: error: {err}\n")
+        figures.plot_series(args.figure, panels, xlabel=xlabel, log_panels=("Frechet distance",),
+                            title=(f"quality against cost ({args.bench}, fused engine)"
+                                   if args.against == "bench" else
+                                   f"quality against {args.against} (the judge, every "
+                                   "--eval-every epochs)"))
         print(f"wrote {args.figure}")
 
 

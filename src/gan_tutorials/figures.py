@@ -181,19 +181,20 @@ def plot_curves(path, x, panels, *, xlabel, title):
                        for name, lines in panels.items()}, xlabel=xlabel, title=title)
 
 
-def plot_series(path, panels, *, xlabel, title):
+def plot_series(path, panels, *, xlabel, title, log_panels=()):
     """Side-by-side line plots, saved: panels = {panel title: {line label: (xs, ys)}}."""
-    _save(series_figure(panels, xlabel=xlabel, title=title), path)
+    _save(series_figure(panels, xlabel=xlabel, title=title, log_panels=log_panels), path)
 
 
-def series_figure(panels, *, xlabel, title):
-    """Side-by-side line plots as a Figure: panels = {panel title: {line label: (xs, ys)}}."""
+def series_figure(panels, *, xlabel, title, log_panels=()):
+    """Side-by-side line plots as a Figure: panels = {panel title: {line label: (xs, ys)}};
+    the panels named in log_panels on a log y axis."""
     fig = Figure(figsize=(4.5 * len(panels), 3.5))
     axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, (name, lines) in zip(axes[0], panels.items()):
         for label, (xs, ys) in lines.items():
             ax.plot(xs, ys, label=label)
-        ax.set(xlabel=xlabel, title=name)
+        ax.set(xlabel=xlabel, title=name, yscale="log" if name in log_panels else "linear")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)

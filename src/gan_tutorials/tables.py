@@ -382,10 +382,8 @@ def conv_goals(root):
     control = ref("conv-cgan", "control/control.json")["band"]["steer"]["success"]
     fused = {}
     for backend in ("tensorflow", "jax"):
-        results = runs.read_json(root / BENCH / f"{backend}.json")["results"]
-        ms = {(r["arch"], r["model"]): r["ms_per_step"]["fused"] for r in results
-              if r["devices"] == 1}
-        fused[backend] = {kind: ms["conv", kind] / ms["dense", kind] for kind in ("cgan", "gan")}
+        rate = compare.fused_rates(root / BENCH / f"{backend}.json")
+        fused[backend] = {kind: rate["conv", kind] / rate["dense", kind] for kind in ("cgan", "gan")}
     cost = "; ".join(f"{b}: " + ", ".join(f"{r:.1f}x ({k})" for k, r in fused[b].items())
                      for b in fused)
     real_fashion = judge.judge_card("fashion_mnist")["test_accuracy"]
