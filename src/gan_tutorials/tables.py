@@ -432,6 +432,31 @@ def conv_goals(root):
                       "the Fashion-MNIST judge's card."])
 
 
+def quality_cost(names, goal):
+    """Per reference run: what its training cost at the bench's fused rate for its pair, and
+    where its judged accuracy first reached `goal` (the curves of conv.md's cost figure)."""
+    def write(root):
+        path = BENCH / "tensorflow.json"
+        rates = compare.fused_rates(root / path)
+        lines = [f"| run | seconds per epoch, fused | epochs | seconds in all | first judged >= "
+                 f"{goal:.0%} | judged, Fréchet distance at the end |",
+                 "| --- | ---: | ---: | ---: | --- | --- |"]
+        for name in names:
+            s = compare.read_run(root / REFERENCE / name)
+            rate = rates[s["arch"], s["kind"]]
+            steps = sum(int(r["steps"]) for r in runs.read_history(root / REFERENCE / name /
+                                                                    "history.csv"))
+            hit = next((p for p in s["curve"] if float(p["accuracy"]) >= goal), None)
+            first = f"epoch {hit['epoch']}, {hit['steps'] * rate:.0f} s" if hit else "never"
+            lines.append(f"| {name} | {rate * steps / s['epochs']:.1f} | {s['epochs']} | "
+                         f"{rate * steps:.0f} | {first} | {s['accuracy']:.2%}, "
+                         f"{s['frechet_distance']:.2f} |")
+        return "\n".join(lines + ["", "Seconds are each run's steps at the fused rate of "
+                                       f"`{path}` for its pair; the curves are `--eval-every`'s "
+                                       "(200 digits per class), the end is `evaluate`'s."])
+    return write
+
+
 def measured_by(data, path):
     """The line under a table of measurements: its file, command and machine."""
     cpu, machine = data["machine"]["cpu"] or {}, data["machine"]
@@ -546,6 +571,8 @@ TABLES = {  # name -> a function of the repository root that returns the markdow
     "conv-fashion": runs_side_by_side("fashion-cgan", "fashion-conv-cgan"),
     "conv-fashion-classes": fashion_classes("fashion-cgan", "fashion-conv-cgan"),
     "conv-goals": conv_goals,
+    "conv-cost-mnist": quality_cost(("cgan", "conv-cgan"), 0.99),
+    "conv-cost-fashion": quality_cost(("fashion-cgan", "fashion-conv-cgan"), 0.85),
     "seeds-gan": seeds_gan,
     "seeds-cgan": seeds_cgan,
     "seeds-claims": seeds_claims,
