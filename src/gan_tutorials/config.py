@@ -107,8 +107,6 @@ class Config:
     def __post_init__(self):
         if self.learning_rate is None:  # the arch's default, so config.json states the number
             object.__setattr__(self, "learning_rate", LEARNING_RATES.get(self.arch))
-        if self.d_learning_rate is None:  # one rate for both, as in the tutorial
-            object.__setattr__(self, "d_learning_rate", self.learning_rate)
         if self.d_width is not None and self.arch != "conv":
             raise ValueError(f"--d-width: the {self.arch} pair has no channel width; "
                              "it applies to --arch conv")
@@ -119,6 +117,11 @@ class Config:
     def run_dir(self):
         """The run folder: --out, or outputs/<kind>."""
         return self.out or f"outputs/{self.kind}"
+
+    @property
+    def d_rate(self):
+        """D's Adam step: --d-learning-rate, or unset, G's (one rate, as in the tutorial)."""
+        return self.learning_rate if self.d_learning_rate is None else self.d_learning_rate
 
     @property
     def conditional(self):
@@ -236,5 +239,4 @@ def upgrade(saved):
     runs before --ema had no average, and runs before --d-learning-rate and --d-width gave
     D G's rate and width."""
     renamed = {RENAMED.get(k, k): v for k, v in saved.items()}
-    return {"dataset": "mnist", "ema": 0.0, "d_learning_rate": renamed.get("learning_rate"),
-            "d_width": None, **renamed}
+    return {"dataset": "mnist", "ema": 0.0, "d_learning_rate": None, "d_width": None, **renamed}

@@ -242,13 +242,19 @@ def check_resumable(run_dir, config):
                        f"not {config.kind!r}; pass --kind {saved.get('kind')}")
     differ = settings_differ(saved, config)
     if differ:
-        flags = " ".join(f"{flag(k)} {v}" for k, v in differ.items())
-        raise RunError(f"--resume: settings differ from the saved run; pass {flags}")
+        raise RunError("--resume: settings differ from the saved run; pass "
+                       + ", ".join(as_flags_given(differ)))
 
 
 def settings_differ(saved, config):
     """{field: saved value} of what a saved config learned with that `config` does not."""
     return {k: v for k, v in saved.items() if k not in RESUME_MAY_CHANGE and getattr(config, k, v) != v}
+
+
+def as_flags_given(settings):
+    """settings_differ's {field: saved value} as the flags that give them: "--learning-rate
+    0.0001", or "no --d-learning-rate" for a field the saved run left unset."""
+    return [f"{flag(k)} {v}" if v is not None else f"no {flag(k)}" for k, v in settings.items()]
 
 
 def clear_run_dir(run_dir):

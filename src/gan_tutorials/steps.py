@@ -86,7 +86,7 @@ def build_models(config, spec=MNIST):
                                              d_width=config.d_width)
     jit = config.engine != "tutorial"
     adam = lambda rate: keras.optimizers.Adam(learning_rate=rate, beta_1=config.beta_1)
-    discriminator.compile(optimizer=adam(config.d_learning_rate), loss="binary_crossentropy",
+    discriminator.compile(optimizer=adam(config.d_rate), loss="binary_crossentropy",
                           jit_compile=jit)
     gan = create_gan(discriminator, generator)
     gan.compile(optimizer=adam(config.learning_rate), loss="binary_crossentropy", jit_compile=jit)

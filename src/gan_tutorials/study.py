@@ -25,7 +25,7 @@ import keras
 import numpy as np
 
 from gan_tutorials import evaluate, explore, figures, morphometry, runs, train
-from gan_tutorials.config import MNIST, add_config_flags, as_flags, bounded, config_from_args, flag
+from gan_tutorials.config import MNIST, add_config_flags, as_flags, bounded, config_from_args
 from gan_tutorials.data import image_set, sha256_of
 from gan_tutorials.runs import RunError
 
@@ -83,7 +83,7 @@ def train_seed(config, arrays=None):
     if (run_dir / "config.json").exists():
         differ = runs.settings_differ(runs.read_config(run_dir), config)
         if differ:
-            saved = ", ".join(f"{flag(k)} {v}" for k, v in differ.items())
+            saved = ", ".join(runs.as_flags_given(differ))
             raise RunError(f"{run_dir} was trained with other settings ({saved}); "
                            "give the study another --out")
     done = trained_epochs(run_dir)
