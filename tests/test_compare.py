@@ -99,6 +99,11 @@ def test_the_average_is_scored_explored_and_compared_beside_g(tiny_arrays, tmp_p
     both = [compare.read_run(out), compare.read_run(out, average=True)]
     assert [[p["accuracy"] for p in s["curve"]] for s in both] == [
         [r["accuracy"] for r in history], [r["ema_accuracy"] for r in history]]
+    # Costed alike: G and its average share their steps, so the same x at the bench's rate.
+    rates = compare.fused_rates(REFERENCE.parent / "bench" / "tensorflow.json")
+    panel = compare.quality_panels(both, against="bench", rates=rates)["Frechet distance"]
+    assert panel["run"][0] == panel["run (average)"][0] == [
+        pytest.approx(rates["dense", "cgan"] * 2 * e) for e in (1, 2)]  # 2 steps per epoch
     plain = tmp_path / "plain"  # trained without --ema: a one-line refusal
     train(Config(kind="cgan", engine="tutorial", epochs=1, batch_size=32, steps_per_epoch=2,
                  out=str(plain), quiet=True), arrays=tiny_arrays, callbacks=[])
