@@ -20,7 +20,9 @@ def test_summaries_read_each_folder_and_the_table_has_a_column_per_run(tmp_path)
     assert conv["specks_per_image"] == metrics["specks_per_image"]
     assert (dense["arch"], conv["arch"]) == ("dense", "conv")  # older folders: dense
     assert dense["generator_params"] == load_generator(REFERENCE / "cgan").count_params()
-    assert dense["epochs"] == len(runs.read_history(REFERENCE / "cgan" / "history.csv"))
+    dense_history = runs.read_history(REFERENCE / "cgan" / "history.csv")
+    assert dense["epochs"] == len(dense_history)
+    assert dense["steps"] == sum(int(r["steps"]) for r in dense_history) == 100 * 468  # 60,000 // 128 full batches
     control = json.loads((REFERENCE / "conv-cgan" / "control" / "control.json").read_text())
     assert conv["control_success"] == control["band"]["steer"]["success"]
     assert [p["epoch"] for p in conv["curve"]] == list(range(5, conv["epochs"] + 1, 5))

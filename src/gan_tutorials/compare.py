@@ -56,6 +56,7 @@ def read_run(run_dir, average=False):
         "generator_params": generator.count_params(),  # the factory's twin of the saved one
         "discriminator_params": discriminator.count_params(),
         "epochs": len(history),
+        "steps": int(steps[-1]) if len(steps) else 0,  # steps trained in all
         "seconds_per_epoch": statistics.median(float(r["seconds"]) for r in history),
         **{key: metrics[key] for key in ("frechet_distance", "frechet_floor", "stray_ink",
                                          "real_stray_ink", "specks_per_image",

@@ -444,8 +444,7 @@ def quality_cost(names, goal):
         for name in names:
             s = compare.read_run(root / REFERENCE / name)
             rate = rates[s["arch"], s["kind"]]
-            steps = sum(int(r["steps"]) for r in runs.read_history(root / REFERENCE / name /
-                                                                    "history.csv"))
+            steps = s["steps"]
             hit = next((p for p in s["curve"] if float(p["accuracy"]) >= goal), None)
             first = f"epoch {hit['epoch']}, {hit['steps'] * rate:.0f} s" if hit else "never"
             lines.append(f"| {name} | {rate * steps / s['epochs']:.1f} | {s['epochs']} | "
