@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from gan_tutorials import data, evaluate, judge, runs
+from gan_tutorials.config import RUN_PLACE, Config
 from gan_tutorials.models import load_generator
+from gan_tutorials.steps import build_models
 
 REFERENCE = Path(__file__).parent.parent / "outputs" / "reference"
 FOLDERS = sorted(p for p in REFERENCE.glob("*") if (p / "metrics.json").exists())
@@ -94,3 +96,22 @@ def test_the_committed_studies_count_their_five_seeds(kind):
         metrics = json.loads((folder / "metrics.json").read_text())
         score = "accuracy" if kind == "cgan" else "entropy"
         assert seed[score] == pytest.approx(metrics[score], abs=1e-4)  # from the seed's own scores
+
+
+TRAINING = REFERENCE.parent / "training"
+IN_TRAINING = sorted(p for p in TRAINING.glob("*") if (p / "checkpoint.npz").exists())
+
+
+@pytest.mark.parametrize("folder", IN_TRAINING, ids=[p.name for p in IN_TRAINING])
+def test_runs_in_training_resume_where_their_history_ends(folder):
+    """outputs/training/<run>: a run not yet finished, committed so it resumes on another
+    machine. Its checkpoint loads into the models its config.json builds, at its history's end."""
+    saved = runs.read_config(folder)
+    config = Config(**{k: v for k, v in saved.items() if k not in RUN_PLACE})
+    assert config.ema, "the conv references track their average (--ema)"
+    groups = build_models(config, data.image_set(config.dataset)).checkpoint_groups()
+    epoch = runs.restore(folder, groups, "tensorflow")  # refuses a checkpoint that does not fit
+    assert 0 < epoch < config.epochs
+    history = runs.read_history(folder / "history.csv")
+    assert [r["epoch"] for r in history] == list(range(1, epoch + 1))
+    assert runs.sample_path(folder, epoch).exists()  # progress.gif's frames so far
