@@ -22,7 +22,8 @@ def test_summaries_read_each_folder_and_the_table_has_a_column_per_run(tmp_path)
     assert dense["generator_params"] == load_generator(REFERENCE / "cgan").count_params()
     dense_history = runs.read_history(REFERENCE / "cgan" / "history.csv")
     assert dense["epochs"] == len(dense_history)
-    assert dense["steps"] == sum(int(r["steps"]) for r in dense_history) == 100 * 468  # 60,000 // 128 full batches
+    # 100 epochs of 468 full batches (60,000 // 128)
+    assert dense["steps"] == sum(int(r["steps"]) for r in dense_history) == 100 * 468
     control = json.loads((REFERENCE / "conv-cgan" / "control" / "control.json").read_text())
     assert conv["control_success"] == control["band"]["steer"]["success"]
     assert [p["epoch"] for p in conv["curve"]] == list(range(5, conv["epochs"] + 1, 5))
