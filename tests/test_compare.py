@@ -98,6 +98,21 @@ def test_the_average_is_scored_explored_and_compared_beside_g(tiny_arrays, tmp_p
     table = capsys.readouterr().out
     assert table.splitlines()[0] == "| | run | run (average) |"
     assert f"{100 * average['accuracy']:.2f}%" in table.splitlines()[6]
+    # Which to keep: the better on most of judged accuracy, the distance and stray ink.
+    g = json.loads((out / "metrics.json").read_text())
+    better = {"accuracy": average["accuracy"] > g["accuracy"],
+              "frechet_distance": average["frechet_distance"] < g["frechet_distance"],
+              "stray_ink": average["stray_ink"] < g["stray_ink"]}
+    keep = "average" if sum(better.values()) >= 2 else "G"
+    assert compare.better_generator(out) == {
+        "keep": keep, "wins": {k: "average" if b else "G" for k, b in better.items()}}
+    assert f"run: keep {keep} (the average better on " in table
+    for edits, kept in [({"accuracy": 1.0, "frechet_distance": 0.0}, "average"),
+                        ({"accuracy": 1.0, "frechet_distance": 1e9, "stray_ink": 1.0}, "G"),
+                        ({**{k: g[k] for k in better}, "stray_ink": 0.0}, "G")]:  # two ties
+        runs.write_json(out / "ema" / "metrics.json", {**average, **edits})
+        assert compare.better_generator(out)["keep"] == kept, edits
+    runs.write_json(out / "ema" / "metrics.json", average)
     history = runs.read_history(out / "history.csv")
     both = [compare.read_run(out), compare.read_run(out, average=True)]
     assert [[p["accuracy"] for p in s["curve"]] for s in both] == [
@@ -115,3 +130,4 @@ def test_the_average_is_scored_explored_and_compared_beside_g(tiny_arrays, tmp_p
         evaluate.main([str(plain), "--average"])
     assert exit_.value.code == 2
     assert "has no generator-ema.keras: it was trained without --ema" in capsys.readouterr().err
+    assert compare.better_generator(plain) == {"keep": "G", "wins": {}}

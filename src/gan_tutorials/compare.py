@@ -15,7 +15,9 @@ judge scores and Frechet distance (`--eval-every`) against epoch, or with
 (seconds as trained, so runs that shared a machine count the time they took
 there), or with `--against bench` against the seconds its steps cost at the
 fused engine's rate for its pair in a `bench --json` file: quality against
-cost, every run timed alike on one machine.
+cost, every run timed alike on one machine. With `--average`, a run trained
+with `--ema` gets a second column for its averaged generator, and a line
+saying which of the two to keep (`better_generator`).
 Nothing is recomputed: a folder not yet evaluated says so.
 """
 
@@ -85,6 +87,15 @@ def read_run(run_dir, average=False):
     return summary
 
 
+def read_runs(run_dirs, average=False):
+    """read_run of each folder; with `average`, each followed by its average's where
+    `evaluate --average` scored it."""
+    return [summary for run_dir in run_dirs for summary in
+            [read_run(run_dir), *([read_run(run_dir, average=True)] if average and
+                                  (runs.results_dir(run_dir, True) / "metrics.json").exists()
+                                  else [])]]
+
+
 ROWS = [  # (row label, how to read it from a summary, or None where it does not apply)
     ("arch, kind, dataset", lambda s: f"{s['arch']} {s['kind']}, {s['dataset']}"),
     ("parameters, G / D", lambda s: f"{s['generator_params']:,} / {s['discriminator_params']:,}"),
@@ -122,6 +133,32 @@ def table(summaries):
         if any(cell is not None for cell in cells):
             lines.append(f"| {label} | " + " | ".join(c or "—" for c in cells) + " |")
     return "\n".join(lines)
+
+
+# What a run's G and its --ema average are weighed on (`better_generator`): a metrics.json
+# key, and whether higher is better. An unconditional run has no judged accuracy; the
+# entropy of its class shares (how evenly it draws the classes) stands in.
+WEIGHED = {"cgan": (("accuracy", True), ("frechet_distance", False), ("stray_ink", False)),
+           "gan": (("entropy", True), ("frechet_distance", False), ("stray_ink", False))}
+
+
+def better_generator(run_dir):
+    """Which of a run's two generators to keep: {"keep": "G" or "average", "wins": {measure:
+    "G" or "average"}}, from what `evaluate` and `evaluate --average` wrote.
+
+    The average is kept when it scores better than G on at least two of WEIGHED's three
+    measures; a tie in a measure goes to G. A run trained without --ema, or whose average
+    is not yet evaluated, keeps G with no wins to show.
+    """
+    run_dir = Path(run_dir)
+    paths = [runs.results_dir(run_dir, average) / "metrics.json" for average in (False, True)]
+    if not paths[1].exists():
+        return {"keep": "G", "wins": {}}
+    g, average = (runs.read_json(path) for path in paths)
+    wins = {key: "average" if (average[key] > g[key] if higher else average[key] < g[key])
+            else "G" for key, higher in WEIGHED[g["kind"]]}
+    return {"keep": "average" if list(wins.values()).count("average") >= 2 else "G",
+            "wins": wins}
 
 
 def fused_rates(path):
@@ -173,13 +210,16 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        summaries = [summary for run_dir in args.run_dirs for summary in
-                     [read_run(run_dir), *([read_run(run_dir, average=True)] if args.average
-                                           and (runs.results_dir(run_dir, True) / "metrics.json").exists()
-                                           else [])]]
+        summaries = read_runs(args.run_dirs, args.average)
     except (runs.RunError, GeneratorError, OSError, KeyError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     print(table(summaries))
+    for run_dir in args.run_dirs if args.average else []:
+        better = better_generator(run_dir)
+        if better["wins"]:
+            print(f"{Path(run_dir).name}: keep {better['keep']} (the average better on "
+                  f"{', '.join(k for k, w in better['wins'].items() if w == 'average') or 'none'}"
+                  f" of {', '.join(better['wins'])})")
     if args.figure:
         xlabel = {"epoch": "epoch", "seconds": "training seconds (history.csv)",
                   "bench": "training seconds at the bench's fused rate"}[args.against]

@@ -30,8 +30,45 @@ MARKED = re.compile(r"(<!-- table: ([\w-]+) -->\n)(.*?)(<!-- /table -->)", re.S)
 
 
 def runs_side_by_side(*names):
-    """`compare`'s table of reference run folders, one column per run."""
-    return lambda root: compare.table([compare.read_run(root / REFERENCE / n) for n in names])
+    """`compare`'s table of reference run folders, one column per run and one per --ema
+    average that `evaluate --average` scored."""
+    return lambda root: compare.table(compare.read_runs([root / REFERENCE / n for n in names],
+                                                        average=True))
+
+
+def kept(root, name):
+    """The results folder of a reference run's kept generator (`compare.better_generator`)."""
+    run_dir = root / REFERENCE / name
+    return runs.results_dir(run_dir, compare.better_generator(run_dir)["keep"] == "average")
+
+
+def conv_generators(*names):
+    """Per conv reference: G against its --ema average on the three measures that choose
+    between them, and the one kept."""
+    def write(root):
+        lines = ["| run | judged accuracy (a gan: class entropy), G / average | Fréchet distance, "
+                 "G / average | stray ink share, G / average | kept |",
+                 "| --- | ---: | ---: | ---: | --- |"]
+        for name in names:
+            run_dir = root / REFERENCE / name
+            better = compare.better_generator(run_dir)
+            if not better["wins"]:
+                lines.append(f"| {name} | — | — | — | G (no average was scored) |")
+                continue
+            g, average = (runs.read_json(runs.results_dir(run_dir, a) / "metrics.json")
+                          for a in (False, True))
+            shown = {"accuracy": "{:.2%}", "entropy": "{:.3f}", "frechet_distance": "{:.2f}",
+                     "stray_ink": "{:.2%}"}
+            cells = [f"{shown[k].format(g[k])} / {shown[k].format(average[k])}"
+                     for k in better["wins"]]
+            won = [k.replace("_", " ") for k, w in better["wins"].items() if w == "average"]
+            lines.append(f"| {name} | {' | '.join(cells)} | {better['keep']} (the average "
+                         f"better on {', '.join(won) or 'none'}) |")
+        return "\n".join(lines + ["", "From each folder's `metrics.json` and `ema/metrics.json` "
+                                       "(`evaluate` and `evaluate --average`); the average is kept "
+                                       "when it is better on two of the three "
+                                       "(`compare.better_generator`)."])
+    return write
 
 
 def fashion_classes(dense, conv):
@@ -377,8 +414,10 @@ STEPS_PER_EPOCH = 468  # 60,000 images in batches of 128
 def conv_goals(root):
     """conv.md's goals for the conv pair, each against the committed files, met or by how much
     missed (the verdicts are computed here, so a retrained reference restates them)."""
-    ref = lambda run, name="metrics.json": runs.read_json(root / REFERENCE / run / name)
+    ref = lambda run, name="metrics.json": runs.read_json(kept(root, run) / name)
     dense, conv, fashion = ref("cgan"), ref("conv-cgan"), ref("fashion-conv-cgan")
+    generators = {run: compare.better_generator(root / REFERENCE / run)["keep"]
+                  for run in ("conv-cgan", "fashion-conv-cgan")}
     control = ref("conv-cgan", "control/control.json")["band"]["steer"]["success"]
     fused = {}
     for backend in ("tensorflow", "jax"):
@@ -429,7 +468,9 @@ def conv_goals(root):
                       *(f"| {a} | {b} | {c} |" for a, b, c in rows), "",
                       "From `outputs/reference/{cgan,conv-cgan,fashion-conv-cgan}/metrics.json`, "
                       "`conv-cgan/control/control.json`, `outputs/bench/{tensorflow,jax}.json` and "
-                      "the Fashion-MNIST judge's card."])
+                      "the Fashion-MNIST judge's card; each conv run's files are its kept "
+                      "generator's (" + ", ".join(f"{run}: {g}" for run, g in generators.items())
+                      + "; the average's are under `ema/`)."])
 
 
 def quality_cost(names, goal):
@@ -441,13 +482,11 @@ def quality_cost(names, goal):
         lines = [f"| run | seconds per epoch, fused | epochs | seconds in all | first judged >= "
                  f"{goal:.0%} | judged, Fréchet distance at the end |",
                  "| --- | ---: | ---: | ---: | --- | --- |"]
-        for name in names:
-            s = compare.read_run(root / REFERENCE / name)
-            rate = rates[s["arch"], s["kind"]]
-            steps = s["steps"]
+        for s in compare.read_runs([root / REFERENCE / n for n in names], average=True):
+            rate, steps = rates[s["arch"], s["kind"]], s["steps"]
             hit = next((p for p in s["curve"] if float(p["accuracy"]) >= goal), None)
             first = f"epoch {hit['epoch']}, {hit['steps'] * rate:.0f} s" if hit else "never"
-            lines.append(f"| {name} | {rate * steps / s['epochs']:.1f} | {s['epochs']} | "
+            lines.append(f"| {s['run']} | {rate * steps / s['epochs']:.1f} | {s['epochs']} | "
                          f"{rate * steps:.0f} | {first} | {s['accuracy']:.2%}, "
                          f"{s['frechet_distance']:.2f} |")
         return "\n".join(lines + ["", "Seconds are each run's steps at the fused rate of "
@@ -570,6 +609,7 @@ TABLES = {  # name -> a function of the repository root that returns the markdow
     "conv-fashion": runs_side_by_side("fashion-cgan", "fashion-conv-cgan"),
     "conv-fashion-classes": fashion_classes("fashion-cgan", "fashion-conv-cgan"),
     "conv-goals": conv_goals,
+    "conv-generators": conv_generators("conv-cgan", "conv-gan", "fashion-conv-cgan"),
     "conv-cost-mnist": quality_cost(("cgan", "conv-cgan"), 0.99),
     "conv-cost-fashion": quality_cost(("fashion-cgan", "fashion-conv-cgan"), 0.85),
     "seeds-gan": seeds_gan,
