@@ -1,12 +1,17 @@
 """The benchmark runs and counts FLOPs from the layer shapes (speed is not asserted)."""
 
+import ctypes.util
 import json
+import os
 import statistics
+import subprocess
+import sys
 
 import keras
+import numpy as np
 import pytest
 
-from gan_tutorials import bench
+from gan_tutorials import bench, runs
 from gan_tutorials.config import ENGINES
 
 
@@ -65,6 +70,18 @@ def test_bench_runs_on_a_few_steps(tmp_path, capsys):
                                   f"--warmup 0 --steps-per-call 2 --json {out}")
     assert machine["cpu"]["cores"] >= 1 and set(machine["cpu"]["isa"]) <= bench.ISA_FLAGS
     assert machine["versions"]["keras"] == keras.__version__ and machine["backend"] == backend
+    assert machine["preload"] == (os.environ.get("LD_PRELOAD") or None)
+
+
+def test_a_preloaded_library_is_recorded_and_shown_in_the_command(monkeypatch):
+    from gan_tutorials import tables
+    monkeypatch.setenv("LD_PRELOAD", "/usr/lib/libtcmalloc_minimal.so.4")
+    machine = bench.machine("python -m gan_tutorials.bench")
+    monkeypatch.delenv("LD_PRELOAD")
+    assert machine["preload"] == "/usr/lib/libtcmalloc_minimal.so.4"
+    line = tables.measured_by({"machine": machine}, "x.json")
+    assert line.startswith("Measured by `LD_PRELOAD=/usr/lib/libtcmalloc_minimal.so.4 "
+                           "python -m gan_tutorials.bench` on ")
 
 
 def test_peak_is_derived_from_cpuinfo(tmp_path):
@@ -96,3 +113,29 @@ def test_arch_takes_several_architectures_for_one_run():
     assert parser_args(["--arch", "dense", "conv"]).arch == ["dense", "conv"]
     with pytest.raises(SystemExit):
         parser_args(["--arch", "resnet"])
+
+
+TCMALLOC = ctypes.util.find_library("tcmalloc_minimal")  # Debian: libtcmalloc-minimal4
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(TCMALLOC is None, reason="no tcmalloc: apt-get install libtcmalloc-minimal4")
+def test_preloading_tcmalloc_leaves_every_weight_as_it_was(tiny_data_dir, tmp_path):
+    """docs/speed.md: the allocator moves buffers, not arithmetic. A conv cgan run of the fused
+    engine ends with the same checkpoint, bit for bit, with tcmalloc preloaded and without."""
+    ends = []
+    for preload in (None, TCMALLOC):
+        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+        out = tmp_path / (preload or "glibc")
+        subprocess.run([sys.executable, "-m", "gan_tutorials.train", "--arch", "conv", "--kind",
+                        "cgan", "--engine", "fused", "--epochs", "2", "--batch-size", "16",
+                        "--steps-per-epoch", "6", "--steps-per-call", "3", "--ema", "0.9",
+                        "--data-dir", str(tiny_data_dir), "--quiet", "--out", str(out)],
+                       env={**env, **({"LD_PRELOAD": preload} if preload else {})}, check=True,
+                       capture_output=True)
+        ends.append(runs.load_checkpoint(out / "checkpoint.npz"))
+    (epoch, a), (_, b) = ends
+    assert epoch == 2 and a.keys() == b.keys()
+    for group in a:
+        for x, y in zip(a[group], b[group], strict=True):
+            np.testing.assert_array_equal(x, y, err_msg=group)

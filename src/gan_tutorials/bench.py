@@ -217,6 +217,8 @@ def machine(command):
                                                     * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
             "backend": keras.backend.backend(), "versions": versions,
             "command": command,
+            # A library preloaded into the process, such as another malloc (docs/speed.md).
+            "preload": os.environ.get("LD_PRELOAD") or None,
             "date": time.strftime("%Y-%m-%d", time.gmtime())}
 
 

@@ -499,7 +499,8 @@ def measured_by(data, path):
     """The line under a table of measurements: its file, command and machine."""
     cpu, machine = data["machine"]["cpu"] or {}, data["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in machine["versions"].items() if k != "python")
-    return (f"Measured by `{machine['command']}` on {cpu.get('model', 'an unknown CPU')} "
+    preload = f"LD_PRELOAD={machine['preload']} " if machine.get("preload") else ""
+    return (f"Measured by `{preload}{machine['command']}` on {cpu.get('model', 'an unknown CPU')} "
             f"({cpu.get('cores')} cores, {', '.join(cpu.get('isa', [])) or 'no ISA flags read'}; "
             f"{versions}) on {machine['date']}: `{path}`.")
 
@@ -526,6 +527,25 @@ def engine_costs(name, archs=("dense", "conv")):
                   for kind in ("gan", "cgan") if ("conv", kind) in fused and ("dense", kind) in fused]
         tail = [f"A fused conv epoch costs {' and '.join(ratios)} a fused dense one."] if ratios else []
         return "\n".join(lines + [""] + tail + [measured_by(data, path)])
+    return write
+
+
+def allocators(names):
+    """Per pair and engine of two bench files that differ in the allocator preloaded: each
+    one's ms/step and how much faster the second is; both files' machines."""
+    def write(root):
+        paths = [BENCH / f"{name}.json" for name in names]
+        files = [runs.read_json(root / path) for path in paths]
+        label = lambda data: Path(data["machine"].get("preload") or "glibc malloc").name
+        lines = [f"| pair | engine | {label(files[0])}, ms/step | {label(files[1])}, ms/step "
+                 "| time, second against first |", "| --- | --- | ---: | ---: | ---: |"]
+        for a, b in zip(*(f["results"] for f in files), strict=True):
+            for engine in a["ms_per_step"]:
+                before, after = a["ms_per_step"][engine], b["ms_per_step"][engine]
+                lines.append(f"| {a['arch']} {a['model']} | {engine} | {before:.1f} | "
+                             f"{after:.1f} | {after / before - 1:+.0%} |")
+        return "\n".join(lines + [""] + [measured_by(data, path)
+                                         for data, path in zip(files, paths, strict=True)])
     return write
 
 
@@ -625,6 +645,7 @@ TABLES = {  # name -> a function of the repository root that returns the markdow
     "notebook-labels": notebook_labels,
     "claims": claims,
     "speed": engine_costs("tensorflow", archs=("dense",)),
+    "allocators": allocators(("allocator-glibc", "allocator-tcmalloc")),
     "conv-cost-tensorflow": engine_costs("tensorflow"),
     "conv-cost-jax": engine_costs("jax"),
     "run-times": run_times,
