@@ -1,4 +1,5 @@
-"""The committed outputs: reference runs and studies hold what their files and the pinned judges say.
+"""The committed outputs: reference runs and studies hold what their files and the pinned judges say,
+and runs still in training resume from where their files say they stopped.
 
 Every test of a committed number lives here, so a retrained reference changes one file.
 """
