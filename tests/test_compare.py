@@ -105,7 +105,8 @@ def test_the_average_is_scored_explored_and_compared_beside_g(tiny_arrays, tmp_p
               "stray_ink": average["stray_ink"] < g["stray_ink"]}
     keep = "average" if sum(better.values()) >= 2 else "G"
     assert compare.better_generator(out) == {
-        "keep": keep, "wins": {k: "average" if b else "G" for k, b in better.items()}}
+        "keep": keep, "wins": {k: "average" if b else "G" for k, b in better.items()},
+        "scores": {k: (g[k], average[k]) for k in better}}
     assert f"run: keep {keep} (the average better on " in table
     for edits, kept in [({"accuracy": 1.0, "frechet_distance": 0.0}, "average"),
                         ({"accuracy": 1.0, "frechet_distance": 1e9, "stray_ink": 1.0}, "G"),
@@ -130,4 +131,4 @@ def test_the_average_is_scored_explored_and_compared_beside_g(tiny_arrays, tmp_p
         evaluate.main([str(plain), "--average"])
     assert exit_.value.code == 2
     assert "has no generator-ema.keras: it was trained without --ema" in capsys.readouterr().err
-    assert compare.better_generator(plain) == {"keep": "G", "wins": {}}
+    assert compare.better_generator(plain) == {"keep": "G", "wins": {}, "scores": {}}

@@ -144,7 +144,8 @@ WEIGHED = {"cgan": (("accuracy", True), ("frechet_distance", False), ("stray_ink
 
 def better_generator(run_dir):
     """Which of a run's two generators to keep: {"keep": "G" or "average", "wins": {measure:
-    "G" or "average"}}, from what `evaluate` and `evaluate --average` wrote.
+    "G" or "average"}, "scores": {measure: (G's, the average's)}}, from what `evaluate` and
+    `evaluate --average` wrote.
 
     The average is kept when it scores better than G on at least two of WEIGHED's three
     measures; a tie in a measure goes to G. A run trained without --ema, or whose average
@@ -153,12 +154,12 @@ def better_generator(run_dir):
     run_dir = Path(run_dir)
     paths = [runs.results_dir(run_dir, average) / "metrics.json" for average in (False, True)]
     if not paths[1].exists():
-        return {"keep": "G", "wins": {}}
+        return {"keep": "G", "wins": {}, "scores": {}}
     g, average = (runs.read_json(path) for path in paths)
     wins = {key: "average" if (average[key] > g[key] if higher else average[key] < g[key])
             else "G" for key, higher in WEIGHED[g["kind"]]}
     return {"keep": "average" if list(wins.values()).count("average") >= 2 else "G",
-            "wins": wins}
+            "wins": wins, "scores": {key: (g[key], average[key]) for key in wins}}
 
 
 def fused_rates(path):

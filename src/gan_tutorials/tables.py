@@ -36,10 +36,12 @@ def runs_side_by_side(*names):
                                                         average=True))
 
 
-def kept(root, name):
-    """The results folder of a reference run's kept generator (`compare.better_generator`)."""
+def kept(root, name, keep=None):
+    """The results folder of a reference run's kept generator: `keep` ("G" or "average"), or
+    `compare.better_generator`'s choice."""
     run_dir = root / REFERENCE / name
-    return runs.results_dir(run_dir, compare.better_generator(run_dir)["keep"] == "average")
+    keep = keep or compare.better_generator(run_dir)["keep"]
+    return runs.results_dir(run_dir, keep == "average")
 
 
 def conv_generators(*names):
@@ -55,12 +57,10 @@ def conv_generators(*names):
             if not better["wins"]:
                 lines.append(f"| {name} | — | — | — | G (no average was scored) |")
                 continue
-            g, average = (runs.read_json(runs.results_dir(run_dir, a) / "metrics.json")
-                          for a in (False, True))
             shown = {"accuracy": "{:.2%}", "entropy": "{:.3f}", "frechet_distance": "{:.2f}",
                      "stray_ink": "{:.2%}"}
-            cells = [f"{shown[k].format(g[k])} / {shown[k].format(average[k])}"
-                     for k in better["wins"]]
+            cells = [" / ".join(shown[k].format(v) for v in pair)
+                     for k, pair in better["scores"].items()]
             won = [k.replace("_", " ") for k, w in better["wins"].items() if w == "average"]
             lines.append(f"| {name} | {' | '.join(cells)} | {better['keep']} (the average "
                          f"better on {', '.join(won) or 'none'}) |")
@@ -414,10 +414,10 @@ STEPS_PER_EPOCH = 468  # 60,000 images in batches of 128
 def conv_goals(root):
     """conv.md's goals for the conv pair, each against the committed files, met or by how much
     missed (the verdicts are computed here, so a retrained reference restates them)."""
-    ref = lambda run, name="metrics.json": runs.read_json(kept(root, run) / name)
-    dense, conv, fashion = ref("cgan"), ref("conv-cgan"), ref("fashion-conv-cgan")
     generators = {run: compare.better_generator(root / REFERENCE / run)["keep"]
-                  for run in ("conv-cgan", "fashion-conv-cgan")}
+                  for run in ("cgan", "conv-cgan", "fashion-conv-cgan")}
+    ref = lambda run, name="metrics.json": runs.read_json(kept(root, run, generators[run]) / name)
+    dense, conv, fashion = ref("cgan"), ref("conv-cgan"), ref("fashion-conv-cgan")
     control = ref("conv-cgan", "control/control.json")["band"]["steer"]["success"]
     fused = {}
     for backend in ("tensorflow", "jax"):
@@ -469,7 +469,8 @@ def conv_goals(root):
                       "From `outputs/reference/{cgan,conv-cgan,fashion-conv-cgan}/metrics.json`, "
                       "`conv-cgan/control/control.json`, `outputs/bench/{tensorflow,jax}.json` and "
                       "the Fashion-MNIST judge's card; each conv run's files are its kept "
-                      "generator's (" + ", ".join(f"{run}: {g}" for run, g in generators.items())
+                      "generator's (" + ", ".join(f"{run}: {g}" for run, g in generators.items()
+                                              if run != "cgan")
                       + "; the average's are under `ema/`)."])
 
 
