@@ -36,14 +36,6 @@ def runs_side_by_side(*names):
                                                         average=True))
 
 
-def kept(root, name, keep=None):
-    """The results folder of a reference run's kept generator: `keep` ("G" or "average"), or
-    `compare.better_generator`'s choice."""
-    run_dir = root / REFERENCE / name
-    keep = keep or compare.better_generator(run_dir)["keep"]
-    return runs.results_dir(run_dir, keep == "average")
-
-
 def conv_generators(*names):
     """Per conv reference: G against its --ema average on the three measures that choose
     between them, and the one kept."""
@@ -416,7 +408,8 @@ def conv_goals(root):
     missed (the verdicts are computed here, so a retrained reference restates them)."""
     generators = {run: compare.better_generator(root / REFERENCE / run)["keep"]
                   for run in ("cgan", "conv-cgan", "fashion-conv-cgan")}
-    ref = lambda run, name="metrics.json": runs.read_json(kept(root, run, generators[run]) / name)
+    ref = lambda run, name="metrics.json": runs.read_json(
+        runs.results_dir(root / REFERENCE / run, generators[run] == "average") / name)
     dense, conv, fashion = ref("cgan"), ref("conv-cgan"), ref("fashion-conv-cgan")
     control = ref("conv-cgan", "control/control.json")["band"]["steer"]["success"]
     fused = {}
