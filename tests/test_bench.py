@@ -46,6 +46,26 @@ def test_conv_layers_count_as_matmuls_at_every_position():
     assert forward == 2 * 128 * (110 * 7 * 7 * 2 * w + 14 * 14 * 4 * 2 * w * w + 28 * 28 * 4 * w * 1)
 
 
+def test_a_wider_d_counts_only_d_wider(tmp_path, capsys):
+    """--d-width widens D's layers and leaves G's; its results are kept apart from the arch's
+    own rate, which compare's cost figure reads."""
+    from gan_tutorials import compare
+    default, wide = (bench.step_matmuls("cgan", arch="conv", d_width=w) for w in (None, 64))
+    assert default[:3] == wide[:3]  # the fakes: G's forward, as wide as before
+    assert bench.flops_of(wide) > bench.flops_of(default)
+    out = tmp_path / "bench.json"
+    bench.main(["--kind", "gan", "--arch", "conv", "--d-width", "8", "--steps", "1", "--repeats",
+                "1", "--warmup", "0", "--steps-per-call", "1", "--json", str(out)])
+    assert "| 1 | conv, D width 8 | gan | fused |" in capsys.readouterr().out
+    result = json.loads(out.read_text())["results"][0]
+    assert result["d_width"] == 8
+    assert result["gflop_per_step"] * 1e9 == bench.flops_of(
+        bench.step_matmuls("gan", arch="conv", d_width=8))
+    assert compare.fused_rates(out) == {}
+    with pytest.raises(SystemExit, match="2"):
+        bench.main(["--arch", "dense", "--d-width", "64"])
+
+
 def test_bench_runs_on_a_few_steps(tmp_path, capsys):
     out = tmp_path / "bench.json"
     # --warmup 0 once divided by zero; the first timed repeat now includes compiling.

@@ -1,12 +1,13 @@
 """Beyond the tutorial: how fast is one training step, against this machine's limit?
 
     python -m gan_tutorials.bench [--kind gan|cgan|both] [--arch dense|conv ...]
-                                  [--steps N] [--repeats R]
+                                  [--d-width W ...] [--steps N] [--repeats R]
                                   [--steps-per-call K] [--json FILE]
 
 Times, in one process, on in-memory random batches and the exact tutorial
 models (or, with `--arch conv`, the conv pair; several archs in one run are
-timed under the same load), three engines (see `steps`):
+timed under the same load, and so are the conv Ds of several `--d-width`s),
+three engines (see `steps`):
   1. tutorial        the tutorial's loop as written (`predict` per batch);
   2. train_on_batch  the package's default engine;
   3. fused           both updates of K batches in one XLA-compiled program.
@@ -68,7 +69,7 @@ def layer_shapes(model):
 
 
 def step_matmuls(kind, batch_size=Config.batch_size, noise_dim=Config.noise_dim, spec=MNIST,
-                 *, arch="dense"):
+                 *, arch="dense", d_width=None):
     """Every matmul of one tutorial step as (m, k, n) triples: C(m,n) = A(m,k) B(k,n).
 
     Sampling: G forward on B. D step: D forward, weight and input gradients on
@@ -76,7 +77,7 @@ def step_matmuls(kind, batch_size=Config.batch_size, noise_dim=Config.noise_dim,
     G then D forward on B, input gradients through every D layer, weight
     gradients of G only, input gradients through G but its first layer.
     """
-    generator, discriminator = create_models(kind, noise_dim, spec, arch)
+    generator, discriminator = create_models(kind, noise_dim, spec, arch, d_width=d_width)
     g, d = layer_shapes(generator), layer_shapes(discriminator)
     fwd = lambda n, shapes: [(n * p, i, o) for p, i, o in shapes]
     d_w = lambda n, shapes: [(i, n * p, o) for p, i, o in shapes]
@@ -123,12 +124,12 @@ def random_batches(kind, *, batch_size=Config.batch_size, count=8, seed=0, spec=
 
 
 def make_engines(kind, engines=ENGINES, steps_per_call=Config.steps_per_call, dataset="mnist",
-                 *, arch="dense"):
+                 *, arch="dense", d_width=None):
     """One freshly built, compiled model set and step function per engine."""
     steps = {}
     for engine in engines:
         config = Config(kind=kind, engine=engine, steps_per_call=steps_per_call, dataset=dataset,
-                        arch=arch)
+                        arch=arch, d_width=d_width)
         steps[engine] = make_step(config, build_models(config, image_set(dataset)))
     return steps
 
@@ -143,11 +144,13 @@ def time_steps(step, batches, n):
 
 
 def bench_model(kind, *, steps=60, repeats=5, warmup=5, steps_per_call=Config.steps_per_call,
-                dataset="mnist", devices=1, arch="dense"):
-    """Median ms/step per engine on `devices` devices, ratios, FLOPs, the measured matmul rate."""
+                dataset="mnist", devices=1, arch="dense", d_width=None):
+    """Median ms/step per engine on `devices` devices, ratios, FLOPs, the measured matmul rate.
+    d_width: a conv D's own width, as train's --d-width (None: G's)."""
     batches = random_batches(kind, spec=image_set(dataset))  # random: only shapes matter
     with parallel.scope(parallel.data_parallel(devices)):  # the models, replicated per device
-        engines = make_engines(kind, steps_per_call=steps_per_call, dataset=dataset, arch=arch)
+        engines = make_engines(kind, steps_per_call=steps_per_call, dataset=dataset, arch=arch,
+                               d_width=d_width)
         for step in engines.values():
             if warmup:
                 time_steps(step, batches, warmup)  # tracing, XLA compilation, allocator warm-up
@@ -155,11 +158,11 @@ def bench_model(kind, *, steps=60, repeats=5, warmup=5, steps_per_call=Config.st
         for _ in range(repeats):
             for name, step in engines.items():  # interleaved
                 samples[name].append(time_steps(step, batches, steps))
-    matmuls = step_matmuls(kind, spec=image_set(dataset), arch=arch)
+    matmuls = step_matmuls(kind, spec=image_set(dataset), arch=arch, d_width=d_width)
     rate = matmul_rate(matmuls)
     flops = flops_of(matmuls)
     ms = {name: statistics.median(v) for name, v in samples.items()}
-    return {"model": kind, "arch": arch, "devices": devices, "steps": steps, "repeats": repeats,
+    return {"model": kind, "arch": arch, "d_width": d_width, "devices": devices, "steps": steps, "repeats": repeats,
             "steps_per_call": steps_per_call,
             "gflop_per_step": flops / 1e9, "matmul_gflops": rate, "ms_per_step": ms,
             "samples_ms": samples,
@@ -222,6 +225,12 @@ def machine(command):
             "date": time.strftime("%Y-%m-%d", time.gmtime())}
 
 
+def arch_name(result):
+    """A result's arch as the table names it: "conv", or "conv, D width 64" for a --d-width."""
+    width = result.get("d_width")  # absent from files written before --d-width
+    return result["arch"] if width is None else f"{result['arch']}, D width {width}"
+
+
 def format_table(results):
     """A plain-text table of bench results, one row per model and engine."""
     lines = ["| backend | devices | arch | model | engine | ms/step | speed-up vs tutorial | GFLOP/s "
@@ -231,12 +240,12 @@ def format_table(results):
         peak = (r["cpu"] or {}).get("peak_gflops", float("nan"))
         for name in ENGINES:
             gflops = r["gflop_per_step"] / (r["ms_per_step"][name] / 1000)
-            lines.append(f"| {r['backend']} ({r['device']}) | {r['devices']} | {r['arch']} | "
+            lines.append(f"| {r['backend']} ({r['device']}) | {r['devices']} | {arch_name(r)} | "
                          f"{r['model']} | {name} | "
                          f"{r['ms_per_step'][name]:.1f} | "
                          f"{r['speedup'][name]:.2f}x | {gflops:.0f} | "
                          f"{100 * r['share_of_matmul_rate'][name]:.0f}% | {100 * gflops / peak:.0f}% |")
-    notes = [f"{r['arch']} {r['model']}: {r['gflop_per_step']:.2f} GFLOP/step, matmul rate at these shapes "
+    notes = [f"{arch_name(r)} {r['model']}: {r['gflop_per_step']:.2f} GFLOP/step, matmul rate at these shapes "
              f"{r['matmul_gflops']:.0f} GFLOP/s, fused engine {r['steps_per_call']} steps per call"
              for r in results]
     cpu = results[0]["cpu"] if results else None
@@ -257,6 +266,9 @@ def build_parser():
                         help="architectures to time, as train's --arch; several share one "
                              "run, so their ratio is measured under the same load "
                              "(default: dense)")
+    parser.add_argument("--d-width", nargs="+", type=bounded(int, 1), default=[None], metavar="W",
+                        help="conv D widths to time, each as train's --d-width beside G's "
+                             "default width (conv only; default: D as wide as G)")
     parser.add_argument("--steps", type=bounded(int, 1), default=60,
                         help="steps per timed repeat")
     parser.add_argument("--repeats", type=bounded(int, 1), default=5,
@@ -285,14 +297,16 @@ def main(argv=None):
         image_set(args.dataset)
     except DataError as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
+    if args.d_width != [None] and args.arch != ["conv"]:
+        parser.exit(2, f"{parser.prog}: error: --d-width applies to the conv pair: give --arch conv\n")
     try:
         counts = [parallel.device_count(d, Config.batch_size) for d in args.devices]
     except parallel.DeviceError as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     results = [bench_model(k, steps=args.steps, repeats=args.repeats, warmup=args.warmup,
                            steps_per_call=args.steps_per_call, dataset=args.dataset, devices=n,
-                           arch=a)
-               for n in counts for a in args.arch for k in kinds]
+                           arch=a, d_width=w)
+               for n in counts for a in args.arch for w in args.d_width for k in kinds]
     print(format_table(results))
     if args.json:
         argv = sys.argv[1:] if argv is None else argv

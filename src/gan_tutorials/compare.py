@@ -164,9 +164,9 @@ def better_generator(run_dir):
 
 def fused_rates(path):
     """{(arch, kind): seconds per training step} of the fused engine on one device, from a
-    `bench --json` file."""
+    `bench --json` file; a result timed with its own --d-width is not the arch's rate."""
     return {(r["arch"], r["model"]): r["ms_per_step"]["fused"] / 1000
-            for r in runs.read_json(path)["results"] if r["devices"] == 1}
+            for r in runs.read_json(path)["results"] if r["devices"] == 1 and r.get("d_width") is None}
 
 
 def quality_panels(summaries, against="epoch", rates=None):
