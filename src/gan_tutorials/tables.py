@@ -11,7 +11,7 @@ A page marks a table that a command writes:
 
 and `TABLES` says what writes it, from committed files only: the reference
 run folders (config.json, history.csv, metrics.json, explore/ and control/),
-the studies' study.json, the `bench --json` and `morphometry --json` files,
+the small files of the runs under outputs/tried/, the studies' study.json, the `bench --json` and `morphometry --json` files,
 and the pinned judges' cards. A table of measurements ends with the line that
 names its file, command and machine. A test fails when a page's table
 differs from what this command writes now, so a retrained reference updates
@@ -26,13 +26,14 @@ from pathlib import Path
 from gan_tutorials import compare, judge, runs, study
 
 REFERENCE = Path("outputs") / "reference"  # the committed runs, under the repository root
+TRIED = Path("outputs") / "tried"  # runs that tried a change on the conv pair (docs/conv.md)
 MARKED = re.compile(r"(<!-- table: ([\w-]+) -->\n)(.*?)(<!-- /table -->)", re.S)
 
 
-def runs_side_by_side(*names):
-    """`compare`'s table of reference run folders, one column per run and one per --ema
-    average that `evaluate --average` scored."""
-    return lambda root: compare.table(compare.read_runs([root / REFERENCE / n for n in names],
+def runs_side_by_side(*names, under=REFERENCE):
+    """`compare`'s table of run folders (reference runs, or those `under` another folder), one
+    column per run and one per --ema average that `evaluate --average` scored."""
+    return lambda root: compare.table(compare.read_runs([root / under / n for n in names],
                                                         average=True))
 
 
@@ -63,12 +64,23 @@ def conv_generators(*names):
     return write
 
 
+def kept(root, run, name="metrics.json"):
+    """A reference run's file for the generator it keeps: G's, or its average's under ema/
+    when `compare.better_generator` keeps the average."""
+    run_dir = root / REFERENCE / run
+    return runs.read_json(runs.results_dir(run_dir, compare.better_generator(run_dir)["keep"]
+                                           == "average") / name)
+
+
 def fashion_classes(dense, conv):
-    """Per class: the dense and the conv cgan's judged accuracy beside the judge's on real images."""
+    """Per class: the dense and the conv cgan's judged accuracy (of the generator each keeps)
+    beside the judge's on real images."""
     def write(root):
-        a, b = (runs.read_json(root / REFERENCE / n / "metrics.json") for n in (dense, conv))
+        a, b = (kept(root, n) for n in (dense, conv))
         real = judge.judge_card("fashion_mnist")["per_class_accuracy"]
-        lines = ["| class | dense cgan | conv cgan | the judge on real test images |",
+        keep = compare.better_generator(root / REFERENCE / conv)["keep"]
+        lines = [f"| class | dense cgan | conv cgan{' (average)' if keep == 'average' else ''} "
+                 "| the judge on real test images |",
                  "| --- | ---: | ---: | ---: |"]
         for name, x, y, z in zip(a["class_names"], a["per_class_accuracy"],
                                  b["per_class_accuracy"], real, strict=True):
@@ -203,8 +215,9 @@ def headline(root):
     ref = lambda run, name="metrics.json": runs.read_json(root / REFERENCE / run / name)
     gan, cgan, notebook = ref("gan"), ref("cgan"), ref("cgan-notebook-labels")
     explored, control = ref("cgan", "explore/explore.json"), ref("cgan", "control/control.json")
-    fashion, fashion_conv = ref("fashion-cgan"), ref("fashion-conv-cgan")
-    conv, conv_gan = ref("conv-cgan"), ref("conv-gan")
+    fashion = ref("fashion-cgan")
+    conv, fashion_conv, conv_gan = (kept(root, run) for run in ("conv-cgan", "fashion-conv-cgan",
+                                                                "conv-gan"))
     conv_epochs = runs.read_config(root / REFERENCE / "conv-cgan")["epochs"]
     top = max(range(len(gan["class_shares"])), key=gan["class_shares"].__getitem__)
     worst = min(range(10), key=fashion["per_class_accuracy"].__getitem__)
@@ -624,6 +637,7 @@ TABLES = {  # name -> a function of the repository root that returns the markdow
     "conv-fashion-classes": fashion_classes("fashion-cgan", "fashion-conv-cgan"),
     "conv-goals": conv_goals,
     "conv-generators": conv_generators("conv-cgan", "conv-gan", "fashion-conv-cgan"),
+    "conv-tried": runs_side_by_side("conv-cgan-30", "fashion-conv-cgan-50-rate-1e-4", under=TRIED),
     "conv-cost-mnist": quality_cost(("cgan", "conv-cgan"), 0.99),
     "conv-cost-fashion": quality_cost(("fashion-cgan", "fashion-conv-cgan"), 0.85),
     "seeds-gan": seeds_gan,
