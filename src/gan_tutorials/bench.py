@@ -162,8 +162,8 @@ def bench_model(kind, *, steps=60, repeats=5, warmup=5, steps_per_call=Config.st
     rate = matmul_rate(matmuls)
     flops = flops_of(matmuls)
     ms = {name: statistics.median(v) for name, v in samples.items()}
-    return {"model": kind, "arch": arch, "d_width": d_width, "devices": devices, "steps": steps, "repeats": repeats,
-            "steps_per_call": steps_per_call,
+    return {"model": kind, "arch": arch, "d_width": d_width, "devices": devices, "steps": steps,
+            "repeats": repeats, "steps_per_call": steps_per_call,
             "gflop_per_step": flops / 1e9, "matmul_gflops": rate, "ms_per_step": ms,
             "samples_ms": samples,
             "speedup": {name: ms["tutorial"] / ms[name] for name in ms},
@@ -245,8 +245,9 @@ def format_table(results):
                          f"{r['ms_per_step'][name]:.1f} | "
                          f"{r['speedup'][name]:.2f}x | {gflops:.0f} | "
                          f"{100 * r['share_of_matmul_rate'][name]:.0f}% | {100 * gflops / peak:.0f}% |")
-    notes = [f"{arch_name(r)} {r['model']}: {r['gflop_per_step']:.2f} GFLOP/step, matmul rate at these shapes "
-             f"{r['matmul_gflops']:.0f} GFLOP/s, fused engine {r['steps_per_call']} steps per call"
+    notes = [f"{arch_name(r)} {r['model']}: {r['gflop_per_step']:.2f} GFLOP/step, matmul rate at "
+             f"these shapes {r['matmul_gflops']:.0f} GFLOP/s, fused engine {r['steps_per_call']} "
+             "steps per call"
              for r in results]
     cpu = results[0]["cpu"] if results else None
     if cpu:

@@ -11,8 +11,9 @@ A page marks a table that a command writes:
 
 and `TABLES` says what writes it, from committed files only: the reference
 run folders (config.json, history.csv, metrics.json, explore/ and control/),
-the small files of the runs under outputs/tried/, the studies' study.json, the `bench --json` and `morphometry --json` files,
-and the pinned judges' cards. A table of measurements ends with the line that
+the small files of the runs under outputs/tried/, the studies' study.json,
+the `bench --json` and `morphometry --json` files, and the pinned judges'
+cards. A table of measurements ends with the line that
 names its file, command and machine. A test fails when a page's table
 differs from what this command writes now, so a retrained reference updates
 its pages by running it, and a hand edit cannot drift from the files.
