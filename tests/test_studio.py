@@ -4,6 +4,7 @@ The page itself is driven through a real server and a real browser in
 test_studio_server.py (slow tier).
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -62,6 +63,25 @@ def test_shelf_says_why_control_is_off_and_how_to_turn_it_on(shelf, folders):
     assert f"python -m gan_tutorials.control {folders['bare']} --report" in shelf["bare"].control_note
     with pytest.raises(StudioError, match="Control is off for fashion"):
         tabs.steer_request(shelf["fashion"], None, {**REQUEST, "targets": {"slant": 0.0}})
+
+
+def test_a_run_that_keeps_its_average_is_served_by_its_average(tmp_path):
+    """outputs/reference/fashion-conv-cgan keeps its --ema average (docs/conv.md): the studio
+    draws with generator-ema.keras and shows the average's numbers, not G's."""
+    source = REFERENCE / "fashion-conv-cgan"
+    run = copy_run(source, tmp_path / "run", ("config.json", "generator.keras", "generator-ema.keras",
+                                               "metrics.json", "history.csv"))
+    shutil.copytree(source / "ema", run / "ema", ignore=shutil.ignore_patterns("eval"))
+    served = studio_shelf.open_run(run)
+    average = load_generator(run / "generator-ema.keras", spec=served.spec)
+    assert served.average
+    for mine, theirs in zip(served.generator.weights, average.weights, strict=True):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
+    assert served.summary["accuracy"] == json.loads((run / "ema" / "metrics.json").read_text())["accuracy"]
+    shutil.rmtree(run / "ema")  # no average scored: G is kept, and served
+    served = studio_shelf.open_run(run)
+    assert not served.average
+    assert served.summary["accuracy"] == json.loads((run / "metrics.json").read_text())["accuracy"]
 
 
 def test_requests_name_runs_never_paths(shelf, folders):

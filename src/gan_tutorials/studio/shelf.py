@@ -1,8 +1,10 @@
 """The studio, part 1: the run folders it serves, opened once and only read.
 
 A `Shelf` maps a short name (the folder's name) to what the page needs from
-that folder: its generator, its dataset, its numbers (read by `compare`),
-and, for an MNIST cgan run whose control fit matches its generator, the fit.
+that folder: the generator it keeps (G, or its --ema average where
+`compare.better_generator` keeps that), its dataset, that generator's
+numbers (read by `compare`), and, for an MNIST cgan run whose control fit
+matches that generator, the fit.
 Nothing here writes: a missing or stale fit is reported with the command
 that makes one (`control.controller_for` would refit and write instead).
 """
@@ -35,6 +37,7 @@ class Run:
     folder: Path
     config: dict
     generator: keras.Model
+    average: bool = False  # the generator served is the run's --ema average (generator-ema.keras)
     control: object = None  # a control.Controller, or None (see `control_note`)
     control_note: str = ""  # why Control is off for this run (and the command that turns it on)
     cache: dict = field(default_factory=dict)  # per-run computations shared by requests
@@ -55,7 +58,7 @@ class Run:
     def summary(self):
         """compare's numbers for this folder, or None when it holds no metrics.json."""
         try:
-            return {**compare.read_run(self.folder), "run": self.name}
+            return {**compare.read_run(self.folder, self.average), "run": self.name}
         except runs.RunError:
             return None
 
@@ -68,21 +71,23 @@ class Run:
 
 
 def open_run(folder, name=None):
-    """Read one run folder: a Run, its control fit loaded when present and current."""
+    """Read one run folder: a Run of the generator it keeps, that generator's control fit
+    loaded when present and current."""
     folder = Path(folder)
     config = runs.read_config(folder)
     spec = image_set(config["dataset"])
-    generator = load_generator(folder, spec=spec)
-    run = Run(name or folder.name, folder, config, generator)
+    average = compare.better_generator(folder)["keep"] == "average"
+    generator = load_generator(runs.generator_file(folder, average), spec=spec)
+    run = Run(name or folder.name, folder, config, generator, average)
     if spec.name != MNIST.name:
         run.control_note = (f"Control is off for {run.name}: Morpho-MNIST's measures are of handwriting, "
                             f"and this run draws {spec.name}")
     elif not run.conditional:
         run.control_note = f"Control is off for {run.name}: steering asks for a digit, so it needs a cgan run"
     else:
-        run.control = load_controller(folder, generator)
+        run.control = load_controller(folder, generator, average)
         if run.control is None:
-            command = f"python -m gan_tutorials.control {folder} --report"
+            command = f"python -m gan_tutorials.control {folder} --report{' --average' * average}"
             run.control_note = (f"Control is off for {run.name}: it has no control fit for its "
                                 f"generator; make one with `{command}`")
     return run
