@@ -515,7 +515,8 @@ def measured_by(data, path):
 
 def engine_costs(name, archs=("dense", "conv")):
     """Per pair of a bench file: each engine's ms/step and s/epoch, the step's GFLOP, the share
-    of the matmul rate; the conv/dense ratio of a fused epoch; the file's machine."""
+    of the matmul rate; the conv/dense ratio of a fused epoch (or, for conv Ds of several
+    `--d-width`s, each one's fused step against the first's); the file's machine."""
     def write(root):
         path = BENCH / f"{name}.json"
         data = runs.read_json(root / path)
@@ -525,7 +526,8 @@ def engine_costs(name, archs=("dense", "conv")):
                  "| --- | --- | ---: | ---: | ---: | ---: |"]
         for r in results:
             ms = [r["ms_per_step"][e] for e in engines]
-            lines.append(f"| {r['arch']} {r['model']} | {' / '.join(engines)} | "
+            width = "" if r.get("d_width") is None else f", D width {r['d_width']}"
+            lines.append(f"| {r['arch']} {r['model']}{width} | {' / '.join(engines)} | "
                          f"{' / '.join(f'{m:.1f}' for m in ms)} | "
                          f"{' / '.join(f'{m * STEPS_PER_EPOCH / 1000:.1f}' for m in ms)} | "
                          f"{r['gflop_per_step']:.2f} | "
@@ -534,6 +536,10 @@ def engine_costs(name, archs=("dense", "conv")):
         ratios = [f"{fused['conv', kind] / fused['dense', kind]:.1f}x ({kind})"
                   for kind in ("gan", "cgan") if ("conv", kind) in fused and ("dense", kind) in fused]
         tail = [f"A fused conv epoch costs {' and '.join(ratios)} a fused dense one."] if ratios else []
+        widths = [r for r in results if r.get("d_width") is not None]
+        tail += [f"A fused step with D width {r['d_width']} costs "
+                 f"{r['ms_per_step']['fused'] / widths[0]['ms_per_step']['fused']:.2f}x one with D "
+                 f"width {widths[0]['d_width']}." for r in widths[1:]]
         return "\n".join(lines + [""] + tail + [measured_by(data, path)])
     return write
 
@@ -657,6 +663,7 @@ TABLES = {  # name -> a function of the repository root that returns the markdow
     "allocators": allocators(("allocator-glibc", "allocator-tcmalloc")),
     "conv-cost-tensorflow": engine_costs("tensorflow"),
     "conv-cost-jax": engine_costs("jax"),
+    "conv-wider-d": engine_costs("wider-d", archs=("conv",)),
     "run-times": run_times,
     "backends": backends,
     "make-times": make_times,
