@@ -421,11 +421,9 @@ def conv_goals(root):
     """conv.md's goals for the conv pair, each against the committed files, met or by how much
     missed (the verdicts are computed here, so a retrained reference restates them)."""
     generators = {run: compare.better_generator(root / REFERENCE / run)["keep"]
-                  for run in ("cgan", "conv-cgan", "fashion-conv-cgan")}
-    ref = lambda run, name="metrics.json": runs.read_json(
-        runs.results_dir(root / REFERENCE / run, generators[run] == "average") / name)
-    dense, conv, fashion = ref("cgan"), ref("conv-cgan"), ref("fashion-conv-cgan")
-    control = ref("conv-cgan", "control/control.json")["band"]["steer"]["success"]
+                  for run in ("conv-cgan", "fashion-conv-cgan")}  # named under the table
+    dense, conv, fashion = (kept(root, run) for run in ("cgan", "conv-cgan", "fashion-conv-cgan"))
+    control = kept(root, "conv-cgan", "control/control.json")["band"]["steer"]["success"]
     fused = {}
     for backend in ("tensorflow", "jax"):
         rate = compare.fused_rates(root / BENCH / f"{backend}.json")
@@ -476,8 +474,7 @@ def conv_goals(root):
                       "From `outputs/reference/{cgan,conv-cgan,fashion-conv-cgan}/metrics.json`, "
                       "`conv-cgan/control/control.json`, `outputs/bench/{tensorflow,jax}.json` and "
                       "the Fashion-MNIST judge's card; each conv run's files are its kept "
-                      "generator's (" + ", ".join(f"{run}: {g}" for run, g in generators.items()
-                                              if run != "cgan")
+                      "generator's (" + ", ".join(f"{run}: {g}" for run, g in generators.items())
                       + "; the average's are under `ema/`)."])
 
 

@@ -87,7 +87,7 @@ def open_run(folder, name=None):
     else:
         run.control = load_controller(folder, generator, average)
         if run.control is None:
-            command = f"python -m gan_tutorials.control {folder} --report{' --average' * average}"
+            command = f"python -m gan_tutorials.control {folder} --report{' --average' if average else ''}"
             run.control_note = (f"Control is off for {run.name}: it has no control fit for its "
                                 f"generator; make one with `{command}`")
     return run
