@@ -264,7 +264,8 @@ def headline(root):
          f"(dense {cgan['specks_per_image']:.2f}, real {cgan['real_specks_per_image']:.3f}); on "
          f"Fashion-MNIST {fashion_conv['accuracy']:.1%} against the dense "
          f"{fashion['accuracy']:.1%}; its unconditional GAN covers "
-         f"{conv_gan['classes_covered']} classes (dense: {gan['classes_covered']})",
+         f"{conv_gan['classes_covered']} classes, {max(conv_gan['class_shares']):.0%} of its "
+         f"digits one class (dense: {gan['classes_covered']}, {max(gan['class_shares']):.0%})",
          "[conv](docs/conv.md)"),
     ]
     return "\n".join(["| the article | measured here | page |", "| --- | --- | --- |",
