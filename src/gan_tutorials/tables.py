@@ -501,6 +501,27 @@ def quality_cost(names, goal):
     return write
 
 
+def curves_at(epochs, *folders):
+    """Runs' `--eval-every` curves side by side at some epochs: judged accuracy and Fréchet
+    distance of G, and of its average where the run kept one (the levers against the
+    reference's own curve)."""
+    def write(root):
+        lines = ["| run | " + " | ".join(f"epoch {e}: judged, distance" for e in epochs) + " |",
+                 "| --- |" + " ---: |" * len(epochs)]
+        for folder in folders:
+            by_epoch = {r["epoch"]: r for r in runs.read_history(root / folder / "history.csv")}
+            for prefix, label in (("", folder.name), ("ema_", f"{folder.name} (average)")):
+                points = [by_epoch[e] for e in epochs]
+                if any(p.get(f"{prefix}accuracy") is None for p in points):
+                    continue
+                cells = [f"{p[prefix + 'accuracy']:.2%}, {p[prefix + 'frechet_distance']:.2f}"
+                         for p in points]
+                lines.append(f"| {label} | {' | '.join(cells)} |")
+        return "\n".join(lines + ["", "From each run's `history.csv` (`--eval-every 5`, 200 "
+                                       "digits per class)."])
+    return write
+
+
 def measured_by(data, path):
     """The line under a table of measurements: its file, command and machine."""
     cpu, machine = data["machine"]["cpu"] or {}, data["machine"]
@@ -644,6 +665,11 @@ TABLES = {  # name -> a function of the repository root that returns the markdow
     "conv-generators": conv_generators("conv-cgan", "conv-gan", "fashion-conv-cgan"),
     "conv-tried": runs_side_by_side("conv-cgan-30", "conv-gan-30-rate-1e-4",
                                     "fashion-conv-cgan-50-rate-1e-4", under=TRIED),
+    "conv-levers": runs_side_by_side("conv-cgan-30", "conv-cgan-30-d-rate-4e-4",
+                                     "conv-cgan-30-d-width-64", under=TRIED),
+    "conv-levers-curves": curves_at((20, 25, 30), REFERENCE / "conv-cgan", TRIED / "conv-cgan-30",
+                                    TRIED / "conv-cgan-30-d-rate-4e-4",
+                                    TRIED / "conv-cgan-30-d-width-64"),
     "conv-cost-mnist": quality_cost(("cgan", "conv-cgan"), 0.99),
     "conv-cost-fashion": quality_cost(("fashion-cgan", "fashion-conv-cgan"), 0.85),
     "seeds-gan": seeds_gan,
