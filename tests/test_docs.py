@@ -76,6 +76,20 @@ def test_a_table_edited_by_hand_is_found_and_rewritten(tmp_path):
     assert (tmp_path / "docs" / "conv.md").read_text() == page
 
 
+def test_curves_side_by_side_show_the_average_only_where_a_run_tracked_one(tmp_path):
+    header = "epoch,accuracy,frechet_distance,ema_accuracy,ema_frechet_distance\n"
+    for name, ema in (("plain", ","), ("averaged", "0.5,40.0")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "history.csv").write_text(
+            header + f"5,0.25,60.5,{ema}\n" + f"10,0.9875,7.125,{ema.replace('0.5', '0.95')}\n")
+    rows = tables.curves_at((5, 10), Path("plain"), Path("averaged"))(tmp_path).splitlines()
+    assert rows[0] == "| run | epoch 5: judged, distance | epoch 10: judged, distance |"
+    assert rows[2:5] == ["| plain | 25.00%, 60.50 | 98.75%, 7.12 |",
+                         "| averaged | 25.00%, 60.50 | 98.75%, 7.12 |",
+                         "| averaged (average) | 50.00%, 40.00 | 95.00%, 40.00 |"]
+    assert rows[5] == ""  # no row for plain's average: it tracked none
+
+
 def test_the_conv_goals_verdicts_follow_the_files(tmp_path):
     shutil.copytree(ROOT / "outputs", tmp_path / "outputs",
                     ignore=shutil.ignore_patterns("logs", "samples", "*.gif", "*.png", "training"))

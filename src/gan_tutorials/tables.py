@@ -503,15 +503,15 @@ def quality_cost(names, goal):
 
 def curves_at(epochs, *folders):
     """Runs' `--eval-every` curves side by side at some epochs: judged accuracy and Fréchet
-    distance of G, and of its average where the run kept one (the levers against the
+    distance of G, and of its average where the run tracked one (the levers against the
     reference's own curve)."""
     def write(root):
         lines = ["| run | " + " | ".join(f"epoch {e}: judged, distance" for e in epochs) + " |",
                  "| --- |" + " ---: |" * len(epochs)]
         for folder in folders:
             by_epoch = {r["epoch"]: r for r in runs.read_history(root / folder / "history.csv")}
+            points = [by_epoch[e] for e in epochs]
             for prefix, label in (("", folder.name), ("ema_", f"{folder.name} (average)")):
-                points = [by_epoch[e] for e in epochs]
                 if any(p.get(f"{prefix}accuracy") is None for p in points):
                     continue
                 cells = [f"{p[prefix + 'accuracy']:.2%}, {p[prefix + 'frechet_distance']:.2f}"
