@@ -32,6 +32,7 @@ from gan_tutorials import data, figures, runs
 from gan_tutorials.config import MNIST, bounded
 from gan_tutorials.data import image_set
 from gan_tutorials.judge import feature_reader, get_judge, judge_card, judge_outputs, member_readings
+from gan_tutorials.manifold import halves, manifold_scores, real_manifold
 from gan_tutorials.models import GeneratorError, check_generator, draw, is_conditional, load_generator
 from gan_tutorials.train import Callback
 
@@ -150,11 +151,17 @@ def score_images(judge, images, labels=None, reference=None):
         metrics.update(frechet_distance=means + spreads, frechet_means=means)
         if labels is not None:
             metrics.update(class_spread(features, np.asarray(labels), reference))
+        if "manifold" in reference:  # precision, recall, density, coverage (`manifold`)
+            metrics.update(manifold_scores(features, labels, reference["manifold"]))
     return metrics
 
 
-def reference_stats(judge, dataset="mnist", data_dir=None, test_xy=None):
-    """Judge features and labels of the dataset's test set, and the two-halves distance floor."""
+def reference_stats(judge, dataset="mnist", data_dir=None, test_xy=None, *, manifold=True):
+    """Judge features and labels of the dataset's test set, and the two-halves distance floor.
+
+    With `manifold`, the halves' precision, recall, density and coverage too
+    (`manifold.real_manifold`: about 2 s on MNIST).
+    """
     if test_xy is None:
         data.ensure(dataset, data_dir)
         _, test_xy = data.load(dataset, data_dir)
@@ -162,11 +169,11 @@ def reference_stats(judge, dataset="mnist", data_dir=None, test_xy=None):
     _, features = judge_outputs(judge, images)
     # Random halves: MNIST's stored order is not random (its two halves come
     # from different writers), and tfds reorders it, so split by a fixed draw.
-    order = np.random.default_rng(0).permutation(len(features))
-    half = len(features) // 2
-    floor = frechet_distance(features[order[:half]], features[order[half:]])
-    return {"features": features, "labels": np.asarray(test_xy[1]), "floor": floor,
-            "real": stray_ink(images)}
+    first, second = halves(len(features))
+    floor = frechet_distance(features[first], features[second])
+    labels = np.asarray(test_xy[1])
+    return {"features": features, "labels": labels, "floor": floor, "real": stray_ink(images),
+            **({"manifold": real_manifold(features, labels)} if manifold else {})}
 
 
 # --- a generator's metrics ------------------------------------------------------
@@ -191,6 +198,8 @@ def evaluate_generator(generator, judge=None, per_class=1000, seed=0, *, referen
     metrics = score_images(judge, images, labels, reference)
     if labels is not None and (readings := member_readings(judge, images, labels)):
         metrics["member_per_class_accuracy"] = readings  # each of an averaged judge's CNNs
+    if "manifold" in reference:
+        metrics.update({f"real_{key}": value for key, value in reference["manifold"]["level"].items()})
     metrics.update(kind="cgan" if labels is not None else "gan", dataset=dataset,
                    class_names=list(spec.class_names), samples=len(images), seed=seed,
                    frechet_floor=reference["floor"],
@@ -214,7 +223,8 @@ class JudgeEvery(Callback):
         self.run_dir = run_dir
         if self.config.eval_every and self.reader is None:  # the judge once, only when asked
             self.reader = feature_reader(get_judge(self.config.dataset, self.config.data_dir))
-            self.reference = reference_stats(self.reader, self.config.dataset, self.config.data_dir)
+            self.reference = reference_stats(self.reader, self.config.dataset, self.config.data_dir,
+                                             manifold=False)  # (sizes: `manifold`)
 
     def on_epoch_end(self, epoch):
         if not self.config.eval_every or epoch.number % self.config.eval_every:
