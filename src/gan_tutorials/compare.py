@@ -47,7 +47,9 @@ def read_run(run_dir, average=False):
                             f"{run_dir}{' --average' if average else ''} first")
     metrics = runs.read_json(metrics_path)
     generator, discriminator = create_models(kind, config["noise_dim"], image_set(dataset), arch,
-                                             d_width=config.get("d_width"))
+                                             d_width=config.get("d_width"),
+                                             minibatch_std=config.get("minibatch_std", 0),
+                                             pack=config.get("pack", 1))
     history = runs.read_history(run_dir / "history.csv")
     seconds = np.cumsum([float(r["seconds"]) for r in history])  # training seconds to each epoch
     steps = np.cumsum([int(r["steps"]) for r in history])  # steps trained up to each epoch

@@ -72,6 +72,15 @@ class Config:
     d_width: int | None = field(default=None, metadata={"min": 1,
         "help": "--arch conv only: D's channels at 14x14 (twice that at 7x7); None: G's "
                 "(models.CONV_WIDTH)"})
+    # The levers against collapse (`levers`, docs/collapse.md): each off by default.
+    minibatch_std: int = field(default=0, metadata={"min": 0,
+        "help": "D's last hidden layer gains the spread of each group of this many inputs "
+                "(minibatch standard deviation, Karras et al. 2018); 0: off"})
+    pack: int = field(default=1, metadata={"min": 1,
+        "help": "D judges this many inputs stacked as one (PacGAN, Lin et al. 2018); 1: off"})
+    mode_seeking: float = field(default=0.0, metadata={"min": 0.0,
+        "help": "weight of the mode-seeking term in G's loss (MSGAN, Mao et al. 2019); "
+                "0: off, 0.1 a start (a strong one draws blank discs: docs/collapse.md)"})
     beta_1: float = field(default=0.5, metadata={"min": 0.0,
         "help": "Adam beta_1; 0.5 (not 0.9) is the usual GAN choice the tutorial keeps"})
     steps_per_epoch: int | None = field(default=None, metadata={"min": 1,
@@ -112,6 +121,10 @@ class Config:
                              "it applies to --arch conv")
         for f in dataclasses.fields(self):  # the flags' rules, for a config built in code too
             check_field(f, getattr(self, f.name))
+        group = self.pack * max(self.minibatch_std, 1)  # D's groups must not mix real and fake
+        if self.batch_size % group:
+            raise ValueError(f"--batch-size {self.batch_size} is not a multiple of --pack x "
+                             f"--minibatch-std ({group}): D's groups would mix real and fake")
 
     @property
     def run_dir(self):
@@ -237,6 +250,7 @@ def config_from_args(args, cls=Config):
 def upgrade(saved):
     """A saved config dict in today's names (model -> kind); runs before --dataset were MNIST,
     runs before --ema had no average, and runs before --d-learning-rate and --d-width gave
-    D G's rate and width."""
+    D G's rate and width, and runs before the levers had none."""
     renamed = {RENAMED.get(k, k): v for k, v in saved.items()}
-    return {"dataset": "mnist", "ema": 0.0, "d_learning_rate": None, "d_width": None, **renamed}
+    return {"dataset": "mnist", "ema": 0.0, "d_learning_rate": None, "d_width": None,
+            "minibatch_std": 0, "pack": 1, "mode_seeking": 0.0, **renamed}

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 from keras import layers
 
+from gan_tutorials import levers
 from gan_tutorials.config import MNIST, Config
 
 NOISE_DIM = Config.noise_dim  # the tutorial's 100: one default, the config's
@@ -49,29 +50,31 @@ def create_conditional_generator(noise_dim=NOISE_DIM, spec=MNIST):
     return keras.Model([noise, label], [image, label], name="conditional_generator")
 
 
-def create_discriminator(spec=MNIST):
+def create_discriminator(spec=MNIST, *, minibatch_std=0, pack=1):
     """Dense discriminator: image -> 1024/512/256 ReLU -> P(real)."""
     image = keras.Input(spec.image_shape, name="image")  # (n, 28, 28, 1)
-    x = layers.Flatten()(image)  # (n, 784)
+    x = layers.Flatten()(packed(image, pack))  # (n, 784); packed: (n / m, 784 m)
     x = layers.Dense(1024, activation="relu")(x)
     x = layers.Dense(512, activation="relu")(x)
     x = layers.Dense(256, activation="relu")(x)
+    x = with_spread(x, minibatch_std)  # (n, 256), or + its group's spread: (n, 257)
     x = layers.Dense(1, activation="sigmoid")(x)  # (n, 1)
-    return keras.Model(image, x, name="discriminator")
+    return keras.Model(image, unpacked(x, pack), name="discriminator")
 
 
-def create_conditional_discriminator(spec=MNIST):
+def create_conditional_discriminator(spec=MNIST, *, minibatch_std=0, pack=1):
     """Conditional discriminator: [image, one-hot] -> ... -> 128 ReLU -> P(real)."""
     image = keras.Input(spec.image_shape, name="image")  # (n, 28, 28, 1)
     label = keras.Input((spec.num_classes,), name="label")  # (n, 10)
-    x = layers.Flatten()(image)  # (n, 784)
+    x = layers.Flatten()(packed(image, pack))  # (n, 784)
     x = layers.Dense(1024, activation="relu")(x)
     x = layers.Dense(512, activation="relu")(x)
     x = layers.Dense(256, activation="relu")(x)
-    x = layers.Concatenate()([x, label])  # (n, 266): the label joins late
+    x = layers.Concatenate()([x, packed(label, pack)])  # (n, 266): the label joins late
     x = layers.Dense(128, activation="relu")(x)
+    x = with_spread(x, minibatch_std)  # (n, 128), or (n, 129)
     x = layers.Dense(1, activation="sigmoid")(x)  # (n, 1)
-    return keras.Model([image, label], x, name="conditional_discriminator")
+    return keras.Model([image, label], unpacked(x, pack), name="conditional_discriminator")
 
 
 # --- the next lesson: a convolutional pair (--arch conv) ----------------------------
@@ -115,32 +118,50 @@ def create_conditional_conv_generator(noise_dim=NOISE_DIM, spec=MNIST, width=CON
     return keras.Model([noise, label], [image, label], name="conditional_conv_generator")
 
 
-def create_conv_discriminator(spec=MNIST, width=CONV_WIDTH):
+def create_conv_discriminator(spec=MNIST, width=CONV_WIDTH, *, minibatch_std=0, pack=1):
     """Conv discriminator: image -> 14x14x width -> 7x7x(2 width) -> 128 ReLU -> P(real)."""
     image = keras.Input(spec.image_shape, name="image")  # (n, 28, 28, 1)
-    x = layers.Conv2D(width, 4, strides=2, padding="same")(image)
+    x = layers.Conv2D(width, 4, strides=2, padding="same")(packed(image, pack))
     x = layers.LeakyReLU(0.2)(x)  # (n, 14, 14, 40)
     x = layers.Conv2D(2 * width, 4, strides=2, padding="same")(x)
     x = layers.LeakyReLU(0.2)(x)  # (n, 7, 7, 80)
     x = layers.Flatten()(x)
     x = layers.Dense(128, activation="relu")(x)
+    x = with_spread(x, minibatch_std)  # (n, 128), or (n, 129)
     x = layers.Dense(1, activation="sigmoid")(x)  # (n, 1)
-    return keras.Model(image, x, name="conv_discriminator")
+    return keras.Model(image, unpacked(x, pack), name="conv_discriminator")
 
 
-def create_conditional_conv_discriminator(spec=MNIST, width=CONV_WIDTH):
+def create_conditional_conv_discriminator(spec=MNIST, width=CONV_WIDTH, *, minibatch_std=0,
+                                          pack=1):
     """Conditional conv discriminator: [image, one-hot] -> ... + 14x14 label maps -> P(real)."""
     image = keras.Input(spec.image_shape, name="image")  # (n, 28, 28, 1)
     label = keras.Input((spec.num_classes,), name="label")  # (n, 10)
-    x = layers.Conv2D(width, 4, strides=2, padding="same")(image)
+    x = layers.Conv2D(width, 4, strides=2, padding="same")(packed(image, pack))
     x = layers.LeakyReLU(0.2)(x)  # (n, 14, 14, 40)
-    x = layers.Concatenate()([x, label_maps(label, x.shape[1:3])])  # (n, 14, 14, 50)
+    x = layers.Concatenate()([x, label_maps(packed(label, pack), x.shape[1:3])])  # (n, 14, 14, 50)
     x = layers.Conv2D(2 * width, 4, strides=2, padding="same")(x)
     x = layers.LeakyReLU(0.2)(x)  # (n, 7, 7, 80)
     x = layers.Flatten()(x)
     x = layers.Dense(128, activation="relu")(x)
+    x = with_spread(x, minibatch_std)  # (n, 128), or (n, 129)
     x = layers.Dense(1, activation="sigmoid")(x)  # (n, 1)
-    return keras.Model([image, label], x, name="conditional_conv_discriminator")
+    return keras.Model([image, label], unpacked(x, pack), name="conditional_conv_discriminator")
+
+
+def packed(x, size):
+    """--pack m: m consecutive inputs as one (`levers.Pack`); x itself when m is 1."""
+    return x if size == 1 else levers.Pack(size)(x)
+
+
+def unpacked(verdict, size):
+    """--pack m: a pack's verdict once per input it holds, so n inputs get n verdicts."""
+    return verdict if size == 1 else levers.Unpack(size)(verdict)
+
+
+def with_spread(x, group_size):
+    """--minibatch-std g: D's last hidden layer gains its group's spread (`levers`); 0: x."""
+    return x if not group_size else levers.MinibatchStddev(group_size)(x)
 
 
 def label_maps(label, size):
@@ -149,10 +170,16 @@ def label_maps(label, size):
     return layers.UpSampling2D(size)(x)
 
 
-def create_gan(discriminator, generator):
-    """Join G and D through the functional API: noise (and label) -> P(real)."""
+def create_gan(discriminator, generator, *, mode_seeking=0.0):
+    """Join G and D through the functional API: noise (and label) -> P(real).
+
+    mode_seeking: the MSGAN term's weight (`levers`), added to the GAN's loss.
+    """
     inputs = generator.input  # noise, or [noise, label]
-    verdict = discriminator(generator(inputs))  # D sees G's image (and label)
+    outputs = generator(inputs)
+    if mode_seeking:
+        outputs = levers.with_mode_seeking(generator, inputs, outputs, mode_seeking)
+    verdict = discriminator(outputs)  # D sees G's image (and label)
     name = "conditional_gan" if is_conditional(generator) else "gan"
     return keras.Model(inputs, verdict, name=name)
 
@@ -193,10 +220,12 @@ FACTORIES = {  # (arch, kind) -> (generator factory, discriminator factory)
 }
 
 
-def create_models(kind, noise_dim=NOISE_DIM, spec=MNIST, arch="dense", *, d_width=None):
+def create_models(kind, noise_dim=NOISE_DIM, spec=MNIST, arch="dense", *, d_width=None,
+                  minibatch_std=0, pack=1):
     """Return (generator, discriminator) for kind "gan" or "cgan" of arch "dense" or "conv".
 
     d_width: a conv D's own width (a wider D only); None keeps G's.
+    minibatch_std, pack: D's levers against collapse (`levers`); 0 and 1 are off.
     """
     if (arch, kind) not in FACTORIES:
         raise ValueError(f"unknown model kind {kind!r} or arch {arch!r}: expected 'gan' or "
@@ -205,7 +234,8 @@ def create_models(kind, noise_dim=NOISE_DIM, spec=MNIST, arch="dense", *, d_widt
         raise ValueError(f"d_width applies to the conv pair, not to arch {arch!r}")
     make_generator, make_discriminator = FACTORIES[arch, kind]
     widths = {} if d_width is None else {"width": d_width}
-    return make_generator(noise_dim, spec), make_discriminator(spec, **widths)
+    return make_generator(noise_dim, spec), make_discriminator(
+        spec, **widths, minibatch_std=minibatch_std, pack=pack)
 
 
 # --- reading a trained generator back -------------------------------------------

@@ -40,6 +40,7 @@ import numpy as np
 import tensorflow as tf
 
 from gan_tutorials.config import MNIST
+from gan_tutorials.levers import half_roll, mode_seeking_loss, partner_image
 from gan_tutorials.models import create_gan, create_models, image_of
 
 
@@ -83,12 +84,13 @@ def build_models(config, spec=MNIST):
     """
     keras.utils.set_random_seed(config.seed)  # the tutorial's seed: initial weights
     generator, discriminator = create_models(config.kind, config.noise_dim, spec, config.arch,
-                                             d_width=config.d_width)
+                                             d_width=config.d_width, pack=config.pack,
+                                             minibatch_std=config.minibatch_std)
     jit = config.engine != "tutorial"
     adam = lambda rate: keras.optimizers.Adam(learning_rate=rate, beta_1=config.beta_1)
     discriminator.compile(optimizer=adam(config.d_rate), loss="binary_crossentropy",
                           jit_compile=jit)
-    gan = create_gan(discriminator, generator)
+    gan = create_gan(discriminator, generator, mode_seeking=config.mode_seeking)
     gan.compile(optimizer=adam(config.learning_rate), loss="binary_crossentropy", jit_compile=jit)
     # Build both optimizers now, with D's and G's variables respectively, so a
     # checkpoint can restore their slots before the first step of a resume.
@@ -264,7 +266,7 @@ def train_on_batch_step(models, config):
                 if traced else ())
 
 
-def fused_update(models, momentum=0.0):
+def fused_update(models, momentum=0.0, mode_seeking=0.0):
     """`update(batch, rnd) -> (d_loss, g_loss)`: moves 2-4 for one batch, traceable."""
     g, d = models.generator, models.discriminator
     bce = keras.losses.BinaryCrossentropy()  # what compile(loss="binary_crossentropy") uses
@@ -290,6 +292,10 @@ def fused_update(models, momentum=0.0):
             if rnd.labels is None:
                 fake = g(rnd.g_noise, training=True)
             g_loss = bce(rnd.g_targets, d(with_labels(fake, rnd.labels), training=True))
+            if mode_seeking:  # --mode-seeking: as the combined GAN adds it for train_on_batch
+                partner = partner_image(g, rnd.g_noise, rnd.labels, fake)
+                g_loss += mode_seeking_loss(rnd.g_noise, half_roll(rnd.g_noise), fake, partner,
+                                            mode_seeking)
         g_opt.apply(g_tape.gradient(g_loss, g_vars), g_vars)
         # 5. --ema: G's averaged twin follows it.
         update_average(models, momentum)
@@ -299,7 +305,7 @@ def fused_update(models, momentum=0.0):
 
 def fused_step(models, config):
     """All four moves of each of k batches, in one XLA program per call of k."""
-    update = fused_update(models, config.ema)
+    update = fused_update(models, config.ema, config.mode_seeking)
 
     @tf.function  # 1. Draw in a plain graph: XLA's random kernels give other numbers.
     def draw_all(batches):
@@ -354,7 +360,13 @@ def jax_fused_step(models, config):
             fake = image_of(g.stateless_call(g_tv, g_nv, with_labels(rnd.g_noise, rnd.labels),
                                              training=True)[0])
             verdict = d.stateless_call(d_tv, d_nv, with_labels(fake, rnd.labels), training=True)[0]
-            return bce(rnd.g_targets, verdict)
+            loss = bce(rnd.g_targets, verdict)
+            if config.mode_seeking:  # as the combined GAN adds it for train_on_batch
+                partner = (half_roll(fake) if rnd.labels is None else image_of(g.stateless_call(
+                    g_tv, g_nv, [half_roll(rnd.g_noise), rnd.labels], training=True)[0]))
+                loss += mode_seeking_loss(rnd.g_noise, half_roll(rnd.g_noise), fake, partner,
+                                          config.mode_seeking)
+            return loss
         g_loss, g_grads = jax.value_and_grad(g_loss_of)(g_tv)
         g_tv, g_ov = g_opt.stateless_apply(g_ov, g_grads, g_tv)
         a_tv = moving_average(a_tv, g_tv, config.ema) if a_tv else a_tv  # 5. --ema

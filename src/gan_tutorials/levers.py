@@ -1,0 +1,147 @@
+"""Beyond tutorial steps 1-3: the field's levers against the collapse the article shows.
+
+Each lever is a setting of `Config`, off by default, and lives in the models
+(so every engine and backend runs it the same way):
+  * minibatch standard deviation (Karras et al. 2018, ProGAN): D's last hidden
+    layer gains one feature, the mean over its units of their standard
+    deviation within each group of `--minibatch-std` consecutive inputs. A G
+    that draws one thing gives groups with no spread, and D can tell;
+  * packing (Lin et al. 2018, PacGAN): D judges `--pack` consecutive inputs
+    stacked as one, and its verdict is repeated for each of them, so a batch
+    of n still gets n verdicts and the steps need not know;
+  * mode seeking (Mao et al. 2019, MSGAN): G's loss gains `--mode-seeking` x
+    mean|z_a - z_b| / mean|G(z_a) - G(z_b)| over pairs of its inputs, large when
+    two noises give nearly one image (for the cgan, two noises of one class).
+
+D's batch is [real; fake], each half n, so groups and packs never mix real
+with fake when n is a multiple of the group or pack (`Config` checks it).
+"""
+
+import keras
+from keras import ops
+
+EPSILON = 1e-5  # keeps the mode-seeking term finite when two images are one
+
+
+@keras.saving.register_keras_serializable(package="gan_tutorials")
+class MinibatchStddev(keras.layers.Layer):
+    """(n, f) -> (n, f + 1): each input gains its group's mean standard deviation over f."""
+
+    def __init__(self, group_size, **kwargs):
+        super().__init__(**kwargs)
+        self.group_size = group_size
+
+    def call(self, x):
+        features = x.shape[-1]
+        groups = ops.reshape(x, (-1, self.group_size, features))  # (n / g, g, f)
+        spread = ops.mean(ops.std(groups, axis=1), axis=-1, keepdims=True)  # (n / g, 1)
+        return ops.concatenate([x, ops.repeat(spread, self.group_size, axis=0)], axis=-1)
+
+    def compute_output_shape(self, shape):
+        return (*shape[:-1], shape[-1] + 1)
+
+    def get_config(self):
+        return {**super().get_config(), "group_size": self.group_size}
+
+
+@keras.saving.register_keras_serializable(package="gan_tutorials")
+class Pack(keras.layers.Layer):
+    """(n, ..., c) -> (n / m, ..., m c): m consecutive inputs stacked on the last axis."""
+
+    def __init__(self, size, **kwargs):
+        super().__init__(**kwargs)
+        self.size = size
+
+    def call(self, x):
+        inner = tuple(x.shape[1:])  # e.g. (28, 28, 1), or (10,) for a one-hot label
+        x = ops.reshape(x, (-1, self.size, *inner))  # (n / m, m, ..., c)
+        axes = (0, *range(2, len(inner) + 1), 1, len(inner) + 1)  # m beside c
+        x = ops.transpose(x, axes)  # (n / m, ..., m, c)
+        return ops.reshape(x, (-1, *inner[:-1], self.size * inner[-1]))
+
+    def compute_output_shape(self, shape):
+        batch = None if shape[0] is None else shape[0] // self.size
+        return (batch, *shape[1:-1], shape[-1] * self.size)
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size}
+
+
+@keras.saving.register_keras_serializable(package="gan_tutorials")
+class Unpack(keras.layers.Layer):
+    """(n / m, 1) -> (n, 1): a pack's verdict, once for each of its m inputs."""
+
+    def __init__(self, size, **kwargs):
+        super().__init__(**kwargs)
+        self.size = size
+
+    def call(self, x):
+        return ops.repeat(x, self.size, axis=0)
+
+    def compute_output_shape(self, shape):
+        return (None if shape[0] is None else shape[0] * self.size, *shape[1:])
+
+    def get_config(self):
+        return {**super().get_config(), "size": self.size}
+
+
+def mode_seeking_loss(noise_a, noise_b, image_a, image_b, weight):
+    """MSGAN's term: weight / (mean|G(z_a) - G(z_b)| / mean|z_a - z_b| + EPSILON)."""
+    images = ops.mean(ops.abs(image_a - image_b))
+    noises = ops.mean(ops.abs(noise_a - noise_b))
+    return weight / (images / noises + EPSILON)
+
+
+def half_roll(x):
+    """x with its two halves swapped: row i is paired with row i + n/2 (and back)."""
+    return ops.roll(x, ops.shape(x)[0] // 2, axis=0)
+
+
+def partner_image(generator, noise, labels, image):
+    """G's drawing of the paired noise with the same labels (the dense GAN's: its batch rolled)."""
+    if labels is None:
+        return half_roll(image)  # unconditional: any two noises pair, so no second pass
+    from gan_tutorials.models import image_of  # (models imports this module)
+    return image_of(generator([half_roll(noise), labels], training=True))
+
+
+@keras.saving.register_keras_serializable(package="gan_tutorials")
+class HalfRoll(keras.layers.Layer):
+    """`half_roll` as a layer, for the combined GAN's graph."""
+
+    def call(self, x):
+        return half_roll(x)
+
+
+@keras.saving.register_keras_serializable(package="gan_tutorials")
+class ModeSeeking(keras.layers.Layer):
+    """Adds the MSGAN term to the loss of the model it sits in; passes the image through.
+
+    Takes [noise, image, partner image], the partner drawn from `half_roll(noise)`.
+    """
+
+    def __init__(self, weight, **kwargs):
+        super().__init__(**kwargs)
+        self.weight = weight
+
+    def call(self, inputs):
+        noise, image, partner = inputs
+        self.add_loss(mode_seeking_loss(noise, half_roll(noise), image, partner, self.weight))
+        return image
+
+    def compute_output_shape(self, shapes):
+        return shapes[1]
+
+    def get_config(self):
+        return {**super().get_config(), "weight": self.weight}
+
+
+def with_mode_seeking(generator, inputs, outputs, weight):
+    """The combined GAN's G outputs with the MSGAN term attached (train_on_batch's route)."""
+    conditional = isinstance(inputs, (list, tuple))
+    noise, labels = inputs if conditional else (inputs, None)
+    image = outputs[0] if conditional else outputs
+    partner = (HalfRoll()(image) if labels is None else
+               generator([HalfRoll()(noise), labels])[0])
+    image = ModeSeeking(weight, name="mode_seeking")([noise, image, partner])
+    return [image, labels] if conditional else image

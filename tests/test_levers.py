@@ -1,0 +1,141 @@
+"""The levers against collapse: each layer's known answer, every engine, exact resume."""
+
+import keras
+import numpy as np
+import pytest
+
+from gan_tutorials import levers, runs
+from gan_tutorials.config import Config
+from gan_tutorials.models import create_models
+from gan_tutorials.steps import build_models, make_step
+from gan_tutorials.train import RunError, train
+from test_steps import moved, snapshot, tiny_batch
+
+LEVERS = {"minibatch-std": dict(minibatch_std=4), "pack": dict(pack=2),
+          "mode-seeking": dict(mode_seeking=0.1),
+          "all": dict(minibatch_std=2, pack=2, mode_seeking=0.1)}
+TINY = dict(epochs=3, batch_size=32, steps_per_epoch=3, steps_per_call=3, quiet=True)
+
+
+def test_minibatch_stddev_known_answer():
+    x = np.array([[0, 0], [2, 4], [1, 1], [1, 1]], np.float32)  # two groups of 2
+    # First group: the units' spreads are 1 and 2, their mean 1.5; the second has none.
+    out = np.asarray(levers.MinibatchStddev(2)(x))
+    np.testing.assert_allclose(out, [[0, 0, 1.5], [2, 4, 1.5], [1, 1, 0], [1, 1, 0]])
+
+
+def test_pack_stacks_consecutive_inputs_and_unpack_repeats_the_verdict():
+    images = np.arange(4 * 2 * 2, dtype=np.float32).reshape(4, 2, 2, 1)
+    packed = np.asarray(levers.Pack(2)(images))  # (2, 2, 2, 2): inputs 0 and 1, 2 and 3
+    assert packed.shape == (2, 2, 2, 2)
+    np.testing.assert_array_equal(packed[1, ..., 0], images[2, ..., 0])
+    np.testing.assert_array_equal(packed[1, ..., 1], images[3, ..., 0])
+    labels = np.eye(3, dtype=np.float32)[[0, 1, 2, 0]]
+    np.testing.assert_array_equal(np.asarray(levers.Pack(2)(labels)),
+                                  [[1, 0, 0, 0, 1, 0], [0, 0, 1, 1, 0, 0]])
+    np.testing.assert_array_equal(np.asarray(levers.Unpack(2)(np.array([[0.25], [0.75]]))),
+                                  [[0.25], [0.25], [0.75], [0.75]])
+
+
+def test_mode_seeking_known_answer():
+    noise = np.array([[0.0], [2.0]], np.float32)  # the halves differ by 2
+    image = np.array([[[0.5]], [[0.0]]], np.float32)  # ... and their images by 0.5
+    np.testing.assert_array_equal(np.asarray(levers.half_roll(noise)), [[2.0], [0.0]])
+    loss = levers.mode_seeking_loss(noise, levers.half_roll(noise), image,
+                                    levers.half_roll(image), 0.1)
+    assert float(loss) == pytest.approx(0.1 / (0.25 + levers.EPSILON))
+
+
+@pytest.mark.parametrize("kind", ["gan", "cgan"])
+@pytest.mark.parametrize("arch", ["dense", "conv"])
+def test_off_by_default_and_d_grows_only_by_the_lever(kind, arch):
+    """The tutorial's D is unchanged without a lever; each lever adds what it says."""
+    g, d = create_models(kind, arch=arch)
+    assert not any(isinstance(layer, (levers.MinibatchStddev, levers.Pack))
+                   for layer in d.layers)
+    _, spread = create_models(kind, arch=arch, minibatch_std=4)
+    assert spread.count_params() == d.count_params() + 1  # one weight for the one feature
+    _, packed = create_models(kind, arch=arch, pack=2)
+    assert packed.count_params() > d.count_params()  # its first layer reads two images
+    images = np.zeros((8, 28, 28, 1), np.float32)
+    x = images if kind == "gan" else [images, np.eye(10, dtype=np.float32)[np.arange(8)]]
+    assert tuple(packed(x).shape) == tuple(d(x).shape) == (8, 1)  # a verdict per input
+
+
+def test_a_batch_that_would_mix_real_and_fake_is_refused():
+    with pytest.raises(ValueError, match="--batch-size 100 is not a multiple of --pack x "
+                                         "--minibatch-std \\(8\\)"):
+        Config(batch_size=100, pack=2, minibatch_std=4)
+    Config(batch_size=128, pack=2, minibatch_std=4)  # 128 = 16 groups of 8
+
+
+@pytest.mark.parametrize("kind, lever", [("gan", "minibatch-std"), ("cgan", "pack"),
+                                         ("gan", "all"), ("cgan", "all")])
+def test_engines_agree_with_each_lever(kind, lever):
+    """3 train_on_batch steps = 3 fused steps in one call, each lever on."""
+    batches = [tiny_batch(kind, i) for i in range(3)]
+    results = []
+    for engine in ["train_on_batch", "fused"]:
+        config = Config(kind=kind, seed=3, engine=engine, steps_per_call=3, batch_size=16,
+                        **LEVERS[lever])
+        models = build_models(config)
+        step = make_step(config, models)
+        losses = np.concatenate([step(batches[i:i + step.block]) for i in range(0, 3, step.block)])
+        results.append((losses, snapshot(models.generator) + snapshot(models.discriminator)))
+    (l1, w1), (l2, w2) = results
+    np.testing.assert_allclose(l1, l2, rtol=1e-4)
+    if "mode_seeking" in LEVERS[lever]:  # the term is in G's loss, so G's loss is larger
+        plain = Config(kind=kind, seed=3, batch_size=16)
+        base = make_step(plain, build_models(plain))([batches[0]])
+        assert l1[0, 1] > base[0, 1] + 0.1
+    diff = np.concatenate([np.abs(a - b).ravel() for a, b in zip(w1, w2)])
+    assert diff.max() < 1e-4 and (diff > 1e-5).mean() < 1e-4  # as test_steps's engines
+
+
+@pytest.mark.parametrize("kind", ["gan", "cgan"])
+def test_each_half_step_moves_only_its_model_with_the_levers(kind):
+    """The mode-seeking term joins the GAN's loss: D stays frozen in G's step, G in D's."""
+    config = Config(kind=kind, batch_size=16, **LEVERS["all"])
+    models = build_models(config)
+    g, d = models.generator, models.discriminator
+    seen = []
+
+    def watch(name, call):
+        def watched(*args, **kwargs):
+            g0, d0 = snapshot(g), snapshot(d)
+            loss = call(*args, **kwargs)
+            seen.append((name, moved(g0, g), moved(d0, d)))
+            return loss
+        return watched
+
+    d.train_on_batch = watch("d", d.train_on_batch)
+    models.gan.train_on_batch = watch("gan", models.gan.train_on_batch)
+    step = make_step(config, models)
+    for i in range(2):
+        step([tiny_batch(kind, i)])
+    assert [(n, all(gm), any(gm), all(dm), any(dm)) for n, gm, dm in seen] == [
+        ("d", False, False, True, True), ("gan", True, True, False, False)] * 2
+
+
+@pytest.mark.parametrize("engine", ["train_on_batch", "fused"])
+def test_resume_is_exact_with_the_levers(engine, tiny_arrays, tmp_path):
+    """Stopped after epoch 1 and resumed: the weights of a run never stopped; a lever is
+    among what a resume may not change."""
+    settings = dict(TINY, kind="cgan", engine=engine, **LEVERS["all"])
+    whole = train(Config(out=str(tmp_path / "whole"), **settings), arrays=tiny_arrays)
+    out = str(tmp_path / "parts")
+    train(Config(out=out, **dict(settings, epochs=1)), arrays=tiny_arrays)
+    for changed in (dict(pack=1), dict(minibatch_std=4), dict(mode_seeking=0.0)):
+        with pytest.raises(RunError, match="--" + next(iter(changed)).replace("_", "-")):
+            train(Config(out=out, resume=True, **dict(settings, **changed)), arrays=tiny_arrays)
+    parts = train(Config(out=out, resume=True, **settings), arrays=tiny_arrays)
+    assert [r["g_loss"] for r in parts] == pytest.approx([r["g_loss"] for r in whole], abs=1e-6)
+    for name in ("generator", "discriminator", "g_optimizer", "d_optimizer"):
+        saved = [runs.load_checkpoint(tmp_path / f / "checkpoint.npz")[1][name]
+                 for f in ("whole", "parts")]
+        for a, b in zip(*saved, strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-6)
+    # The saved D holds the levers' layers and loads back as it was.
+    d = keras.models.load_model(tmp_path / "whole" / "discriminator.keras", compile=False)
+    assert {type(layer) for layer in d.layers} >= {levers.Pack, levers.Unpack,
+                                                   levers.MinibatchStddev}
