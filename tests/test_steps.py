@@ -7,8 +7,9 @@ import tensorflow as tf
 
 from gan_tutorials import config as config_module
 from gan_tutorials.config import Config
+from gan_tutorials.fused import fused_update
 from gan_tutorials.models import create_models
-from gan_tutorials.steps import Step, build_models, discriminator_batch, fused_update, make_step, randoms
+from gan_tutorials.steps import Step, build_models, discriminator_batch, make_step, randoms
 
 N = 16  # a tiny batch: the semantics do not depend on its size
 
