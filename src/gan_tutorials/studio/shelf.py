@@ -124,8 +124,8 @@ class Shelf:
         return self.runs[name]
 
     def names(self, need=None):
-        """Run names, all or those for which need(run) holds."""
-        return [n for n, r in self.runs.items() if need is None or need(r)]
+        """Run names, all or those for which need(run) holds, the best first (`best_first`)."""
+        return [r.name for r in best_first(self.runs.values()) if need is None or need(r)]
 
     def warm(self):
         """Draw, in a background thread, what each steerable run's first requests would wait for:
@@ -148,3 +148,25 @@ class Shelf:
 def steerable(run):
     """True when Control can serve the run."""
     return run.control is not None
+
+
+def control_success(run):
+    """The share of in-band requests its control report met (control.json), or None."""
+    report = runs.results_dir(run.folder, run.average) / "control" / "control.json"
+    if run.control is None or not report.is_file():
+        return None
+    return runs.read_json(report).get("band", {}).get("steer", {}).get("success")
+
+
+def best_first(shelf_runs):
+    """Runs in the order every tab lists them: the studio opens on the first.
+
+    Steerable runs come first, the highest control success first, ties going
+    to judged accuracy; then the rest, the most accurate first (a gan has none).
+    """
+    def key(item):
+        position, run = item
+        success = control_success(run)
+        accuracy = (run.summary or {}).get("accuracy") or 0.0
+        return (success is None, -(success or 0.0), -accuracy, position)
+    return [run for _, run in sorted(enumerate(shelf_runs), key=key)]
