@@ -2,8 +2,8 @@
 
     python -m gan_tutorials.studio.timing [--requests 20] [--json outputs/bench/studio.json]
 
-Serves three reference runs with `python -m gan_tutorials.studio` on a free
-loopback port, as a user starts it, and records:
+Serves the reference runs with `python -m gan_tutorials.studio` on a free
+loopback port, as `make studio` starts it, and records:
   * cold start: from launching the process to the page answering;
   * steer (a slider's release) and preview (a drag) for 8 conv-cgan digits,
     as a `gradio_client` user waits for them, over in-band requests;
@@ -31,9 +31,10 @@ from gan_tutorials.control import ATTRIBUTES, measure_array
 from gan_tutorials.control.report import joint_requests
 from gan_tutorials.control.steering import CORE, TOLERANCE, worst_error
 from gan_tutorials.studio import tabs
-from gan_tutorials.studio.shelf import REFERENCE, Shelf
+from gan_tutorials.studio.shelf import REFERENCE, Shelf, reference_folders
 
-SERVED = ("cgan", "conv-cgan", "fashion-cgan")
+# What `make studio` serves: every committed reference run.
+SERVED = tuple(folder.name for folder in reference_folders())
 STEERED = "conv-cgan"
 
 
