@@ -4,6 +4,8 @@ import json
 import shutil
 from pathlib import Path
 
+import keras
+import numpy as np
 import pytest
 
 from gan_tutorials import compare, runs
@@ -132,3 +134,44 @@ def test_the_average_is_scored_explored_and_compared_beside_g(tiny_arrays, tmp_p
     assert exit_.value.code == 2
     assert "has no generator-ema.keras: it was trained without --ema" in capsys.readouterr().err
     assert compare.better_generator(plain) == {"keep": "G", "wins": {}, "scores": {}}
+
+
+def test_keep_best_keeps_each_generator_of_its_lowest_distance_epoch(tiny_arrays, tmp_path,
+                                                                     capsys):
+    """--keep-best: G and its average each saved at their own lowest-distance epoch, the same
+    through a resume; evaluate --best and compare --best read them as the others."""
+    from gan_tutorials import evaluate
+    from gan_tutorials.config import Config
+    from gan_tutorials.train import train
+    settings = dict(kind="cgan", engine="tutorial", epochs=4, batch_size=32, steps_per_epoch=3,
+                    ema=0.5, eval_every=1, keep_best=True, quiet=True)
+    with pytest.raises(ValueError, match="--keep-best needs --eval-every"):
+        Config(**dict(settings, eval_every=0))
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    judge = lambda config: [evaluate.JudgeEvery(config, per_class=20)]
+    config = Config(out=str(whole), **settings)
+    history = train(config, arrays=tiny_arrays, callbacks=judge(config))
+    for name, prefix in (("generator", ""), ("generator-ema", "ema_")):
+        distances = [r[prefix + "frechet_distance"] for r in history]
+        kept = runs.read_json(whole / "best.json")[name]
+        assert kept == {"epoch": 1 + distances.index(min(distances)),
+                        "frechet_distance": min(distances)}
+    config = Config(out=str(parts), **dict(settings, epochs=2))
+    train(config, arrays=tiny_arrays, callbacks=judge(config))
+    config = Config(out=str(parts), resume=True, **settings)
+    train(config, arrays=tiny_arrays, callbacks=judge(config))
+    assert runs.read_json(parts / "best.json") == runs.read_json(whole / "best.json")
+    for name in ("generator-best.keras", "generator-ema-best.keras"):
+        a, b = (keras.models.load_model(f / name).get_weights() for f in (whole, parts))
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_allclose(x, y, atol=1e-6)
+    capsys.readouterr()
+    evaluate.main([str(whole), "--per-class", "20", "--best"])
+    epoch = runs.read_json(whole / "best.json")["generator"]["epoch"]
+    assert capsys.readouterr().out.startswith(f"G, kept at epoch {epoch}: cgan: accuracy")
+    best = runs.read_json(whole / "best" / "metrics.json")
+    assert best["best_epoch"] == epoch and runs.unowned(whole) == []
+    evaluate.evaluate_run(whole, per_class=20)  # G's, which compare shows first
+    compare.main([str(whole), "--best"])
+    assert capsys.readouterr().out.splitlines()[0] == "| | whole | whole (best) |"
+    assert compare.read_run(whole, best=True)["epochs"] == epoch

@@ -34,28 +34,34 @@ from gan_tutorials.models import GeneratorError, create_models
 BENCH_FILE = Path("outputs") / "bench" / "tensorflow.json"  # the committed TensorFlow timings
 
 
-def read_run(run_dir, average=False):
+def read_run(run_dir, average=False, best=False):
     """One run folder's numbers, as a JSON-ready dict: G's, or with `average` its --ema average's
-    (RUN_DIR/ema/), named "RUN (average)"."""
+    (RUN_DIR/ema/), named "RUN (average)"; with `best`, those of the generator --keep-best
+    kept (RUN_DIR/best/, ema-best/), named "RUN (best)", its epochs and steps up to its epoch."""
     run_dir = Path(run_dir)
     config = runs.read_config(run_dir)
     arch, kind, dataset = config.get("arch", "dense"), config["kind"], config["dataset"]
-    results, prefix = runs.results_dir(run_dir, average), "ema_" if average else ""
+    results, prefix = runs.results_dir(run_dir, average, best), "ema_" if average else ""
     metrics_path = results / "metrics.json"
     if not metrics_path.exists():
         raise runs.RunError(f"{results} has no metrics.json: run python -m gan_tutorials.evaluate "
-                            f"{run_dir}{' --average' if average else ''} first")
+                            f"{run_dir}{' --average' if average else ''}{' --best' if best else ''}"
+                            " first")
     metrics = runs.read_json(metrics_path)
     generator, discriminator = create_models(kind, config["noise_dim"], image_set(dataset), arch,
                                              d_width=config.get("d_width"),
                                              minibatch_std=config.get("minibatch_std", 0),
                                              pack=config.get("pack", 1))
     history = runs.read_history(run_dir / "history.csv")
+    if best:  # what it cost to reach the kept epoch
+        history = [r for r in history if r["epoch"] <= metrics["best_epoch"]]
     seconds = np.cumsum([float(r["seconds"]) for r in history])  # training seconds to each epoch
     steps = np.cumsum([int(r["steps"]) for r in history])  # steps trained up to each epoch
     names = metrics["class_names"]
     summary = {
-        "run": run_dir.name + (" (average)" if average else ""), "arch": arch, "kind": kind,
+        "run": run_dir.name + {(False, False): "", (True, False): " (average)", (False, True):
+                               " (best)", (True, True): " (average, best)"}[average, best],
+        "arch": arch, "kind": kind,
         "dataset": dataset,
         "generator_params": generator.count_params(),  # the factory's twin of the saved one
         "discriminator_params": discriminator.count_params(),
@@ -89,13 +95,15 @@ def read_run(run_dir, average=False):
     return summary
 
 
-def read_runs(run_dirs, average=False):
+def read_runs(run_dirs, average=False, best=False):
     """read_run of each folder; with `average`, each followed by its average's where
-    `evaluate --average` scored it."""
-    return [summary for run_dir in run_dirs for summary in
-            [read_run(run_dir), *([read_run(run_dir, average=True)] if average and
-                                  (runs.results_dir(run_dir, True) / "metrics.json").exists()
-                                  else [])]]
+    `evaluate --average` scored it; with `best`, by its kept best's where `evaluate --best`
+    (and --average --best) scored them."""
+    wanted = [(a, b) for a in (False, True) for b in (False, True)
+              if (a <= average) and (b <= best)]
+    return [read_run(run_dir, a, b) for run_dir in run_dirs for a, b in wanted
+            if (a, b) == (False, False)
+            or (runs.results_dir(run_dir, a, b) / "metrics.json").exists()]
 
 
 ROWS = [  # (row label, how to read it from a summary, or None where it does not apply)
@@ -205,6 +213,9 @@ def build_parser():
                         help=f"--against bench: a bench --json file (default: {BENCH_FILE})")
     parser.add_argument("--average", action="store_true",
                         help="beside each run, its --ema average where `evaluate --average` scored it")
+    parser.add_argument("--best", action="store_true",
+                        help="beside each run, the generator --keep-best kept, where "
+                             "`evaluate --best` scored it")
     return parser
 
 
@@ -213,7 +224,7 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        summaries = read_runs(args.run_dirs, args.average)
+        summaries = read_runs(args.run_dirs, args.average, args.best)
     except (runs.RunError, GeneratorError, OSError, KeyError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     print(table(summaries))

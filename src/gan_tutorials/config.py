@@ -102,6 +102,10 @@ class Config:
                 "KERAS_BACKEND=jax, and --batch-size stays the global batch"})
     eval_every: int = field(default=0, metadata={"min": 0,
         "help": "score the generator with the dataset's judge every K epochs (0: never)"})
+    keep_best: bool = field(default=False, metadata={
+        "help": "with --eval-every: keep the generator (and its --ema average) of the epoch "
+                "with the lowest Frechet distance as generator-best.keras "
+                "(generator-ema-best.keras), its epoch in best.json"})
     out: str | None = field(default=None, metadata={
         "help": "run folder; default outputs/<kind>"})
     data_dir: str | None = field(default=None, metadata={
@@ -121,6 +125,9 @@ class Config:
                              "it applies to --arch conv")
         for f in dataclasses.fields(self):  # the flags' rules, for a config built in code too
             check_field(f, getattr(self, f.name))
+        if self.keep_best and not self.eval_every:
+            raise ValueError("--keep-best needs --eval-every K: it keeps the best of the epochs "
+                             "the judge scores")
         group = self.pack * max(self.minibatch_std, 1)  # D's groups must not mix real and fake
         if self.batch_size % group:
             raise ValueError(f"--batch-size {self.batch_size} is not a multiple of --pack x "
@@ -253,4 +260,4 @@ def upgrade(saved):
     D G's rate and width, and runs before the levers had none."""
     renamed = {RENAMED.get(k, k): v for k, v in saved.items()}
     return {"dataset": "mnist", "ema": 0.0, "d_learning_rate": None, "d_width": None,
-            "minibatch_std": 0, "pack": 1, "mode_seeking": 0.0, **renamed}
+            "minibatch_std": 0, "pack": 1, "mode_seeking": 0.0, "keep_best": False, **renamed}

@@ -211,16 +211,19 @@ def evaluate_generator(generator, judge=None, per_class=1000, seed=0, *, referen
 class JudgeEvery(Callback):
     """--eval-every K as a training callback: every K epochs, the judge's scores in the row.
 
-    Scores G and, with --ema, its average (columns prefixed ema_); at the end
-    of the run draws RUN_DIR/quality.png from the history.
+    Scores G and, with --ema, its average (columns prefixed ema_); with
+    --keep-best keeps each at its lowest distance (runs.keep_if_best); at the
+    end of the run draws RUN_DIR/quality.png from the history.
     """
 
     def __init__(self, config, per_class=TRACK_PER_CLASS):
         self.config, self.per_class = config, per_class
         self.reader = self.reference = self.run_dir = None
+        self.best = {}
 
     def on_train_begin(self, run_dir, start_epoch, steps_per_epoch):
         self.run_dir = run_dir
+        self.best = runs.kept_best(run_dir, start_epoch)  # --keep-best's record
         if self.config.eval_every and self.reader is None:  # the judge once, only when asked
             self.reader = feature_reader(get_judge(self.config.dataset, self.config.data_dir))
             self.reference = reference_stats(self.reader, self.config.dataset, self.config.data_dir,
@@ -236,6 +239,9 @@ class JudgeEvery(Callback):
             epoch.row.update({prefix + k: metrics[k] if isinstance(metrics[k], int)
                               else round(float(metrics[k]), 4)
                               for k in TRACK_COLUMNS[self.config.kind]})
+            if self.config.keep_best:  # the lowest distance so far: keep this generator
+                runs.keep_if_best(self.run_dir, self.best, name, generator, epoch.number,
+                                  epoch.row[prefix + "frechet_distance"])
 
     def on_train_end(self, history):
         if any(row.get("frechet_distance") not in (None, "") for row in history):
@@ -274,6 +280,10 @@ def build_parser():
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a metrics.json that says otherwise (one that says the same "
                              "is always left as it is)")
+    parser.add_argument("--best", action="store_true",
+                        help="score the generator --keep-best kept (generator-best.keras, or "
+                             "with --average generator-ema-best.keras); results go to "
+                             "RUN_DIR/best/ (ema-best/)")
     parser.add_argument("--average", action="store_true",
                         help="score the run's --ema average (generator-ema.keras) instead of G; "
                              "results go to RUN_DIR/ema/")
@@ -290,18 +300,20 @@ def main(argv=None):
     try:
         metrics = evaluate_run(args.generator or args.run_dir, args.out, per_class=args.per_class,
                                seed=args.seed, dataset=args.dataset, data_dir=args.data_dir,
-                               overwrite=args.overwrite, average=args.average)
+                               overwrite=args.overwrite, average=args.average, best=args.best)
     except (GeneratorError, data.DataError, runs.RunError) as err:
         parser.exit(2, f"{parser.prog}: error: {err}\n")
-    read = "the average (generator-ema.keras)" if args.average else "G"
+    read = ("the average (generator-ema.keras)" if args.average else "G") + (
+        f", kept at epoch {metrics['best_epoch']}" if args.best else "")
     print(f"{read}: " + headline(metrics) + f"  ({time.perf_counter() - start:.1f}s in all)")
 
 
 def evaluate_run(source, out=None, *, per_class=1000, seed=0, dataset=None, data_dir=None,
-                 overwrite=False, average=False):
+                 overwrite=False, average=False, best=False):
     """Score a run folder's (or a .keras file's) generator; write metrics.json and eval/*.png.
 
-    With `average`, the run's --ema average (generator-ema.keras) instead of G.
+    With `average`, the run's --ema average (generator-ema.keras) instead of G;
+    with `best`, the one --keep-best kept (its epoch in the metrics).
     Writes to `out` (default: the run folder, RUN_DIR/ema/ for the average, or
     the .keras file's folder) and returns the metrics, whose "generator" names
     what was read. The dataset is the run folder's unless given. A folder whose
@@ -309,17 +321,20 @@ def evaluate_run(source, out=None, *, per_class=1000, seed=0, dataset=None, data
     otherwise is replaced only with `overwrite` (see runs.should_write).
     """
     source = Path(source)
-    if average and not source.is_dir():
-        raise runs.RunError(f"--average reads a run folder's generator-ema.keras; {source} is a file")
-    path = runs.generator_file(source, average) if source.is_dir() else source
-    out = Path(out or (runs.results_dir(source, average) if source.is_dir() else source.parent))
+    if (average or best) and not source.is_dir():
+        raise runs.RunError(f"--average and --best read a run folder's generators; {source} "
+                            "is a file")
+    path = runs.generator_file(source, average, best) if source.is_dir() else source
+    out = Path(out or (runs.results_dir(source, average, best) if source.is_dir() else source.parent))
     dataset = dataset or runs.dataset_of(source)
     spec = image_set(dataset)
     generator = load_generator(path, spec=spec)
     judge = feature_reader(get_judge(dataset, data_dir))
     metrics = evaluate_generator(generator, judge, per_class, seed, data_dir=data_dir,
                                  dataset=dataset)
-    metrics["generator"] = str(path if average else source)
+    metrics["generator"] = str(path if average or best else source)
+    if best:  # the epoch --keep-best kept it at
+        metrics["best_epoch"] = runs.read_json(source / "best.json")[path.stem[:-len("-best")]]["epoch"]
     metrics["generator_sha256"] = data.sha256_of(path)
     metrics["judge_per_class_accuracy"] = judge_card(dataset).get("per_class_accuracy")
     if not runs.should_write(out / "metrics.json", metrics, overwrite):

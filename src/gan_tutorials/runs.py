@@ -38,7 +38,8 @@ RESULT_FILES = ("config.json", "history.csv", "checkpoint.npz", "generator.keras
 # it. A test runs every action and fails on a name missing here.
 OWNED = (*RESULT_FILES, "generator-ema.keras", "discriminator.keras", "progress.gif",
          "losses.png", "quality.png", "metrics.json", "samples", "eval", "explore", "control",
-         "logs", "ema")
+         "logs", "ema", "generator-best.keras", "generator-ema-best.keras", "best.json", "best",
+         "ema-best")
 MIN_FREE_BYTES = 200 * 2**20  # a full run writes ~60 MB; refuse to start below this
 
 
@@ -179,17 +180,41 @@ def checkpoint_backend(path):
         return str(npz["backend"]) if "backend" in npz.files else "tensorflow"
 
 
-def generator_file(run_dir, average=False):
-    """A run folder's generator: G (generator.keras), or with `average` its --ema average."""
-    path = Path(run_dir) / ("generator-ema.keras" if average else "generator.keras")
-    if average and not path.exists():
-        raise RunError(f"{run_dir} has no generator-ema.keras: it was trained without --ema")
+def generator_file(run_dir, average=False, best=False):
+    """A run folder's generator: G (generator.keras), or with `average` its --ema average;
+    with `best`, the one kept at its lowest-distance epoch (--keep-best)."""
+    name = "generator" + ("-ema" if average else "") + ("-best" if best else "") + ".keras"
+    path = Path(run_dir) / name
+    if not path.exists() and (average or best):
+        trained = " and ".join(f for f, on in (("--ema", average), ("--keep-best", best)) if on)
+        raise RunError(f"{run_dir} has no {name}: it was trained without {trained}")
     return path
 
 
-def results_dir(run_dir, average=False):
-    """Where the results of a run's generator go: the run folder, or RUN_DIR/ema/ for the average."""
-    return Path(run_dir) / "ema" if average else Path(run_dir)
+def results_dir(run_dir, average=False, best=False):
+    """Where the results of a run's generator go: the run folder, or RUN_DIR/ema/ for the
+    average, RUN_DIR/best/ and RUN_DIR/ema-best/ for the kept best of either."""
+    folder = "-".join(part for part, on in (("ema", average), ("best", best)) if on)
+    return Path(run_dir) / folder if folder else Path(run_dir)
+
+
+def kept_best(run_dir, start_epoch):
+    """--keep-best's record so far, {generator stem: {"epoch", "frechet_distance"}}, as of
+    start_epoch (a resume forgets what it will train again)."""
+    path = Path(run_dir) / "best.json"
+    record = read_json(path) if path.exists() else {}
+    return {name: kept for name, kept in record.items() if kept["epoch"] <= start_epoch}
+
+
+def keep_if_best(run_dir, record, name, generator, epoch, distance):
+    """Save generator as NAME-best.keras when its distance is the lowest so far; update best.json."""
+    if name in record and record[name]["frechet_distance"] <= distance:
+        return False
+    with replacing(Path(run_dir) / f"{name}-best.keras") as tmp:
+        generator.save(tmp)
+    record[name] = {"epoch": epoch, "frechet_distance": distance}
+    write_json(Path(run_dir) / "best.json", record)
+    return True
 
 
 def read_config(run_dir):
