@@ -159,3 +159,13 @@ def test_preloading_tcmalloc_leaves_every_weight_as_it_was(tiny_data_dir, tmp_pa
     for group in a:
         for x, y in zip(a[group], b[group], strict=True):
             np.testing.assert_array_equal(x, y, err_msg=group)
+
+
+def test_levers_are_timed_by_name_and_a_bad_one_is_refused(capsys):
+    assert bench.lever_flag("none") == {}
+    assert bench.lever_flag("pack=2,mode_seeking=0.1") == {"pack": 2, "mode_seeking": 0.1}
+    assert bench.arch_name({"arch": "dense", "lever": {"minibatch_std": 4}}) == "dense, minibatch std 4"
+    assert bench.arch_name({"arch": "conv", "d_width": 64}) == "conv, D width 64"  # older files
+    with pytest.raises(SystemExit):
+        bench.build_parser().parse_args(["--lever", "dropout=0.5"])
+    assert "FIELD one of minibatch_std, pack, mode_seeking" in capsys.readouterr().err

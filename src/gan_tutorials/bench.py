@@ -124,12 +124,13 @@ def random_batches(kind, *, batch_size=Config.batch_size, count=8, seed=0, spec=
 
 
 def make_engines(kind, engines=ENGINES, steps_per_call=Config.steps_per_call, dataset="mnist",
-                 *, arch="dense", d_width=None):
-    """One freshly built, compiled model set and step function per engine."""
+                 *, arch="dense", d_width=None, lever=None):
+    """One freshly built, compiled model set and step function per engine (lever: Config's
+    lever fields, such as {"pack": 2})."""
     steps = {}
     for engine in engines:
         config = Config(kind=kind, engine=engine, steps_per_call=steps_per_call, dataset=dataset,
-                        arch=arch, d_width=d_width)
+                        arch=arch, d_width=d_width, **(lever or {}))
         steps[engine] = make_step(config, build_models(config, image_set(dataset)))
     return steps
 
@@ -144,13 +145,14 @@ def time_steps(step, batches, n):
 
 
 def bench_model(kind, *, steps=60, repeats=5, warmup=5, steps_per_call=Config.steps_per_call,
-                dataset="mnist", devices=1, arch="dense", d_width=None):
+                dataset="mnist", devices=1, arch="dense", d_width=None, lever=None):
     """Median ms/step per engine on `devices` devices, ratios, FLOPs, the measured matmul rate.
-    d_width: a conv D's own width, as train's --d-width (None: G's)."""
+    d_width: a conv D's own width, as train's --d-width (None: G's); lever: Config's lever
+    fields (`levers`; the FLOP count is the pair's without them)."""
     batches = random_batches(kind, spec=image_set(dataset))  # random: only shapes matter
     with parallel.scope(parallel.data_parallel(devices)):  # the models, replicated per device
         engines = make_engines(kind, steps_per_call=steps_per_call, dataset=dataset, arch=arch,
-                               d_width=d_width)
+                               d_width=d_width, lever=lever)
         for step in engines.values():
             if warmup:
                 time_steps(step, batches, warmup)  # tracing, XLA compilation, allocator warm-up
@@ -162,7 +164,8 @@ def bench_model(kind, *, steps=60, repeats=5, warmup=5, steps_per_call=Config.st
     rate = matmul_rate(matmuls)
     flops = flops_of(matmuls)
     ms = {name: statistics.median(v) for name, v in samples.items()}
-    return {"model": kind, "arch": arch, "d_width": d_width, "devices": devices, "steps": steps,
+    return {"model": kind, "arch": arch, "d_width": d_width, "lever": lever or {},
+            "devices": devices, "steps": steps,
             "repeats": repeats, "steps_per_call": steps_per_call,
             "gflop_per_step": flops / 1e9, "matmul_gflops": rate, "ms_per_step": ms,
             "samples_ms": samples,
@@ -226,9 +229,32 @@ def machine(command):
 
 
 def arch_name(result):
-    """A result's arch as the table names it: "conv", or "conv, D width 64" for a --d-width."""
+    """A result's arch as the table names it: "conv", "conv, D width 64" for a --d-width, or
+    "dense, pack 2" for a lever."""
     width = result.get("d_width")  # absent from files written before --d-width
-    return result["arch"] if width is None else f"{result['arch']}, D width {width}"
+    name = result["arch"] if width is None else f"{result['arch']}, D width {width}"
+    levers = result.get("lever") or {}  # absent from files written before the levers
+    return ", ".join([name, *(f"{k.replace('_', ' ')} {v:g}" for k, v in levers.items())])
+
+
+LEVER_FIELDS = ("minibatch_std", "pack", "mode_seeking")  # Config's levers (`levers`)
+
+
+def lever_flag(text):
+    """argparse type of --lever: none, or FIELD=VALUE[,FIELD=VALUE] of Config's lever fields."""
+    if text == "none":
+        return {}
+    lever = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        if name not in LEVER_FIELDS or not value:
+            raise argparse.ArgumentTypeError(f"expected none or FIELD=VALUE with FIELD one of "
+                                             f"{', '.join(LEVER_FIELDS)}; got {text!r}")
+        try:
+            lever[name] = float(value) if name == "mode_seeking" else int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name}: expected a number, got {value!r}") from None
+    return lever
 
 
 def format_table(results):
@@ -270,6 +296,10 @@ def build_parser():
     parser.add_argument("--d-width", nargs="+", type=bounded(int, 1), default=[None], metavar="W",
                         help="conv D widths to time, each as train's --d-width beside G's "
                              "default width (conv only; default: D as wide as G)")
+    parser.add_argument("--lever", nargs="+", type=lever_flag, default=[{}], metavar="L",
+                        help="levers to time, each none or FIELD=VALUE[,...] of train's lever "
+                             "flags (minibatch_std=4, pack=2, mode_seeking=0.1), under the same "
+                             "load (default: none)")
     parser.add_argument("--steps", type=bounded(int, 1), default=60,
                         help="steps per timed repeat")
     parser.add_argument("--repeats", type=bounded(int, 1), default=5,
@@ -306,8 +336,9 @@ def main(argv=None):
         parser.exit(2, f"{parser.prog}: error: {err}\n")
     results = [bench_model(k, steps=args.steps, repeats=args.repeats, warmup=args.warmup,
                            steps_per_call=args.steps_per_call, dataset=args.dataset, devices=n,
-                           arch=a, d_width=w)
-               for n in counts for a in args.arch for w in args.d_width for k in kinds]
+                           arch=a, d_width=w, lever=lever)
+               for n in counts for a in args.arch for w in args.d_width for lever in args.lever
+               for k in kinds]
     print(format_table(results))
     if args.json:
         argv = sys.argv[1:] if argv is None else argv

@@ -1,0 +1,88 @@
+"""The docs' tables for the collapse page (docs/collapse.md): the article's failure, measured as
+the field does, and the levers against it."""
+
+import numpy as np
+
+from gan_tutorials import runs
+from gan_tutorials.tables.common import REFERENCE, STUDY
+
+# The dense GAN's studies (study --out outputs/study/NAME), each one setting over seeds:
+# the tutorial's own, then one lever each. A study not yet committed is left out.
+LEVER_STUDIES = (("none (the tutorial's)", "gan"), ("`--minibatch-std 4`", "gan-minibatch-std-4"),
+                 ("`--pack 2`", "gan-pack-2"), ("`--mode-seeking 0.1`", "gan-mode-seeking-0.1"))
+COVERED, ENTROPY = 10, 0.95  # the goal: every class drawn (>= 2% each), entropy >= 0.95
+MANIFOLD = ("precision", "recall", "density", "coverage")
+
+
+def seed_metrics(root, name):
+    """Each committed seed's metrics.json of a study, in seed order."""
+    folder = root / STUDY / name
+    return [runs.read_json(seed / "metrics.json") for seed in sorted(folder.glob("seed-*"))
+            if (seed / "metrics.json").exists()]
+
+
+def spread(values, digits=2, percent=False):
+    """'mean (min-max)' of per-seed values, or the one value."""
+    values = np.asarray(values, float) * (100 if percent else 1)
+    form = f"{{:.{digits}f}}" + ("%" if percent else "")
+    if len(values) == 1:
+        return form.format(values[0])
+    return f"{form.format(values.mean())} ({form.format(values.min())}-{form.format(values.max())})"
+
+
+def collapse_levers(root):
+    """The dense GAN at epoch 100, per lever: over its seeds, the mean and the range."""
+    rows = ["| lever | seeds | all 10 classes and entropy >= 0.95 | classes covered | top class "
+            "| class entropy | Frechet distance | precision | recall | coverage |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for label, name in LEVER_STUDIES:
+        seeds = seed_metrics(root, name)
+        if not seeds:
+            continue
+        met = sum(m["classes_covered"] >= COVERED and m["entropy"] >= ENTROPY for m in seeds)
+        scored = [m["manifold"] for m in seeds if "manifold" in m]
+        manifold = [spread([s[k] for s in scored]) if scored else "-"
+                    for k in ("precision", "recall", "coverage")]
+        rows.append(f"| {label} | {len(seeds)} | {met} of {len(seeds)} | "
+                    f"{spread([m['classes_covered'] for m in seeds], 1)} | "
+                    f"{spread([max(m['class_shares']) for m in seeds], 1, percent=True)} | "
+                    f"{spread([m['entropy'] for m in seeds])} | "
+                    f"{spread([m['frechet_distance'] for m in seeds], 1)} | "
+                    + " | ".join(manifold) + " |")
+    reference = runs.read_json(root / REFERENCE / "gan" / "metrics.json")
+    level = reference["real_manifold"]
+    rows.append(f"| real test digits, one half against the other | | | | | | "
+                f"{reference['frechet_floor']:.1f} | "
+                + " | ".join(f"{level[k]:.2f}" for k in ("precision", "recall", "coverage")) + " |")
+    return "\n".join(rows)
+
+
+def collapse_curves(root, epochs=(10, 20, 40, 60, 80, 100)):
+    """Class entropy through training (--eval-every 5), the mean over each lever's seeds."""
+    rows = ["| lever | " + " | ".join(f"epoch {e}" for e in epochs) + " |",
+            "| --- |" + " ---: |" * len(epochs)]
+    for label, name in LEVER_STUDIES:
+        folders = sorted((root / STUDY / name).glob("seed-*"))
+        histories = [{r["epoch"]: r for r in runs.read_history(f / "history.csv")}
+                     for f in folders if (f / "metrics.json").exists()]
+        if not histories:
+            continue
+        cells = [f"{np.mean([h[e]['entropy'] for h in histories]):.2f}" for e in epochs]
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def collapse_measures(root, names=("gan", "conv-gan", "cgan", "conv-cgan", "fashion-cgan",
+                                   "fashion-conv-cgan")):
+    """The reference runs' precision, recall, density and coverage, each beside its real level.
+
+    A cgan's are the means over classes, each class against real digits of that class."""
+    rows = ["| run | precision | recall | density | coverage | the real halves' (P / R / D / C) |",
+            "| --- | ---: | ---: | ---: | ---: | --- |"]
+    for name in names:
+        metrics = runs.read_json(root / REFERENCE / name / "metrics.json")
+        key = "mean_class_manifold" if metrics["kind"] == "cgan" else "manifold"
+        got, level = metrics[key], metrics["real_" + key]
+        rows.append(f"| {name} | " + " | ".join(f"{got[k]:.2f}" for k in MANIFOLD) + " | "
+                    + " / ".join(f"{level[k]:.2f}" for k in MANIFOLD) + " |")
+    return "\n".join(rows)
