@@ -119,13 +119,15 @@ def test_each_half_step_moves_only_its_model_with_the_levers(kind):
 
 @pytest.mark.parametrize("engine", ["train_on_batch", "fused"])
 def test_resume_is_exact_with_the_levers(engine, tiny_arrays, tmp_path):
-    """Stopped after epoch 1 and resumed: the weights of a run never stopped; a lever is
-    among what a resume may not change."""
-    settings = dict(TINY, kind="cgan", engine=engine, **LEVERS["all"])
+    """Stopped after epoch 1 and resumed (every lever on, the projection D's u vectors
+    checkpointed with its weights): the weights of a run never stopped; a lever is among
+    what a resume may not change."""
+    settings = dict(TINY, kind="cgan", engine=engine, projection=True, **LEVERS["all"])
     whole = train(Config(out=str(tmp_path / "whole"), **settings), arrays=tiny_arrays)
     out = str(tmp_path / "parts")
     train(Config(out=out, **dict(settings, epochs=1)), arrays=tiny_arrays)
-    for changed in (dict(pack=1), dict(minibatch_std=4), dict(mode_seeking=0.0)):
+    for changed in (dict(pack=1), dict(minibatch_std=4), dict(mode_seeking=0.0),
+                    dict(projection=False)):
         with pytest.raises(RunError, match="--" + next(iter(changed)).replace("_", "-")):
             train(Config(out=out, resume=True, **dict(settings, **changed)), arrays=tiny_arrays)
     parts = train(Config(out=out, resume=True, **settings), arrays=tiny_arrays)
@@ -138,4 +140,97 @@ def test_resume_is_exact_with_the_levers(engine, tiny_arrays, tmp_path):
     # The saved D holds the levers' layers and loads back as it was.
     d = keras.models.load_model(tmp_path / "whole" / "discriminator.keras", compile=False)
     assert {type(layer) for layer in d.layers} >= {levers.Pack, levers.Unpack,
-                                                   levers.MinibatchStddev}
+                                                   levers.MinibatchStddev, levers.SpectralDense}
+
+
+def kernel_gradient(layer, x):
+    """d sum(layer(x)) / d kernel, on the active backend."""
+    if keras.backend.backend() == "jax":
+        import jax
+        def total(kernel):
+            values = [kernel if v is layer.kernel else v.value for v in layer.trainable_variables]
+            out, _ = layer.stateless_call(values, [v.value for v in layer.non_trainable_variables],
+                                          x)
+            return out.sum()
+        return np.asarray(jax.grad(total)(layer.kernel.value))
+    import tensorflow as tf
+    with tf.GradientTape() as tape:
+        out = layer(x)
+    return tape.gradient(out, layer.kernel).numpy()
+
+
+def test_spectral_normalization_known_answers():
+    """W = (3, 4)^T has one singular value, 5: one power iteration finds it exactly, the output
+    is x W / 5, and the gradient counts sigma's own, (x / 5 - (x W) v / 25) with v = W / 5."""
+    layer = levers.SpectralDense(1, use_bias=False)
+    layer.build((None, 2))
+    layer.kernel.assign(np.array([[3.0], [4.0]], np.float32))
+    x = np.array([[1.0, 0.0]], np.float32)
+    np.testing.assert_allclose(np.asarray(layer(x)), [[0.6]], rtol=1e-6)
+    np.testing.assert_allclose(kernel_gradient(layer, x), [[0.2 - 3 * 0.6 / 25], [-3 * 0.8 / 25]],
+                               rtol=1e-5)
+    before = np.asarray(layer.u).copy()
+    layer(x)  # not training: u stays
+    np.testing.assert_array_equal(np.asarray(layer.u), before)
+    layer(x, training=True)  # training: u moves to the iteration's estimate (a unit vector)
+    np.testing.assert_allclose(np.abs(np.asarray(layer.u)), [[1.0]], rtol=1e-6)
+    layer.trainable = False  # frozen, as D in G's step: u stays even in training mode
+    layer.u.assign(before)
+    layer(x, training=True)
+    np.testing.assert_array_equal(np.asarray(layer.u), before)
+
+
+@pytest.mark.parametrize("arch", ["dense", "conv"])
+def test_the_projection_d_mirrors_the_cgans_and_is_the_cgans_alone(arch):
+    g, d = create_models("cgan", arch=arch, projection=True)
+    assert d.name.startswith("projection") and [t.shape[1:] for t in d.inputs] == [
+        (28, 28, 1), (10,)]
+    images = np.zeros((4, 28, 28, 1), np.float32)
+    assert tuple(d([images, np.eye(10, dtype=np.float32)[:4]]).shape) == (4, 1)
+    with pytest.raises(ValueError, match="--projection: a projection discriminator reads the "
+                                         "label; it needs --kind cgan"):
+        Config(kind="gan", projection=True)
+
+
+@pytest.mark.parametrize("arch", ["dense", "conv"])
+def test_engines_agree_with_the_projection_d(arch):
+    batches = [tiny_batch("cgan", i) for i in range(3)]
+    results = []
+    for engine in ["train_on_batch", "fused"]:
+        config = Config(kind="cgan", arch=arch, seed=3, engine=engine, steps_per_call=3,
+                        batch_size=16, projection=True)
+        models = build_models(config)
+        step = make_step(config, models)
+        losses = np.concatenate([step(batches[i:i + step.block]) for i in range(0, 3, step.block)])
+        results.append((losses, snapshot(models.generator) + snapshot(models.discriminator)))
+    (l1, w1), (l2, w2) = results
+    np.testing.assert_allclose(l1, l2, rtol=1e-4)
+    diff = np.concatenate([np.abs(a - b).ravel() for a, b in zip(w1, w2)])
+    assert diff.max() < 1e-4 and (diff > 1e-5).mean() < 1e-4
+
+
+def test_the_projection_ds_power_iteration_moves_in_its_own_step_only():
+    """Its u vectors are D's weights too: D's step moves them (but psi's, a 1-vector: always 1
+    once normalized), G's step none of D's."""
+    config = Config(kind="cgan", batch_size=16, projection=True)
+    models = build_models(config)
+    g, d = models.generator, models.discriminator
+    assert len(d.non_trainable_weights) == 5  # one u for each of its five normalized layers
+    seen = []
+
+    def watch(name, call):
+        def watched(*args, **kwargs):
+            g0, d0 = snapshot(g), snapshot(d)
+            loss = call(*args, **kwargs)
+            d_moved = [m for m, w in zip(moved(d0, d), d.weights) if w.shape != (1, 1)]
+            seen.append((name, all(moved(g0, g)), any(moved(g0, g)), all(d_moved),
+                         any(d_moved)))
+            return loss
+        return watched
+
+    d.train_on_batch = watch("d", d.train_on_batch)
+    models.gan.train_on_batch = watch("gan", models.gan.train_on_batch)
+    step = make_step(config, models)
+    for i in range(2):
+        step([tiny_batch("cgan", i)])
+    assert seen == [("d", False, False, True, True), ("gan", True, True, False, False)] * 2

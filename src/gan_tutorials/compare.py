@@ -51,7 +51,8 @@ def read_run(run_dir, average=False, best=False):
     generator, discriminator = create_models(kind, config["noise_dim"], image_set(dataset), arch,
                                              d_width=config.get("d_width"),
                                              minibatch_std=config.get("minibatch_std", 0),
-                                             pack=config.get("pack", 1))
+                                             pack=config.get("pack", 1),
+                                             projection=config.get("projection", False))
     history = runs.read_history(run_dir / "history.csv")
     if best:  # what it cost to reach the kept epoch
         history = [r for r in history if r["epoch"] <= metrics["best_epoch"]]

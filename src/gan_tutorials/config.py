@@ -81,6 +81,9 @@ class Config:
     mode_seeking: float = field(default=0.0, metadata={"min": 0.0,
         "help": "weight of the mode-seeking term in G's loss (MSGAN, Mao et al. 2019); "
                 "0: off, 0.1 a start (a strong one draws blank discs: docs/collapse.md)"})
+    projection: bool = field(default=False, metadata={
+        "help": "cgan only: a projection discriminator (Miyato & Koyama 2018), its layers "
+                "spectrally normalized, in place of the joined label"})
     beta_1: float = field(default=0.5, metadata={"min": 0.0,
         "help": "Adam beta_1; 0.5 (not 0.9) is the usual GAN choice the tutorial keeps"})
     steps_per_epoch: int | None = field(default=None, metadata={"min": 1,
@@ -125,6 +128,9 @@ class Config:
                              "it applies to --arch conv")
         for f in dataclasses.fields(self):  # the flags' rules, for a config built in code too
             check_field(f, getattr(self, f.name))
+        if self.projection and not self.conditional:
+            raise ValueError("--projection: a projection discriminator reads the label; it "
+                             "needs --kind cgan")
         if self.keep_best and not self.eval_every:
             raise ValueError("--keep-best needs --eval-every K: it keeps the best of the epochs "
                              "the judge scores")
@@ -260,4 +266,5 @@ def upgrade(saved):
     D G's rate and width, and runs before the levers had none."""
     renamed = {RENAMED.get(k, k): v for k, v in saved.items()}
     return {"dataset": "mnist", "ema": 0.0, "d_learning_rate": None, "d_width": None,
-            "minibatch_std": 0, "pack": 1, "mode_seeking": 0.0, "keep_best": False, **renamed}
+            "minibatch_std": 0, "pack": 1, "mode_seeking": 0.0, "keep_best": False,
+            "projection": False, **renamed}

@@ -49,7 +49,8 @@ def fused_update(models, momentum=0.0, mode_seeking=0.0):
             # 4. G step: only G's variables get gradients, so D stays frozen.
             if rnd.labels is None:
                 fake = g(rnd.g_noise, training=True)
-            g_loss = bce(rnd.g_targets, d(with_labels(fake, rnd.labels), training=True))
+            # (Not training mode: nothing in a frozen D may move, --projection's u included.)
+            g_loss = bce(rnd.g_targets, d(with_labels(fake, rnd.labels), training=False))
             if mode_seeking:  # --mode-seeking: as the combined GAN adds it for train_on_batch
                 partner = partner_image(g, rnd.g_noise, rnd.labels, fake)
                 g_loss += mode_seeking_loss(rnd.g_noise, half_roll(rnd.g_noise), fake, partner,
@@ -110,14 +111,16 @@ def jax_fused_step(models, config):
 
         def d_loss_of(d_tv):  # 3. D step: real vs fake, soft targets
             batch_in = discriminator_batch(real, real_labels, fake, rnd.labels)
-            return bce(rnd.d_targets, d.stateless_call(d_tv, d_nv, batch_in, training=True)[0])
-        d_loss, d_grads = jax.value_and_grad(d_loss_of)(d_tv)
+            verdict, d_nv_after = d.stateless_call(d_tv, d_nv, batch_in, training=True)
+            return bce(rnd.d_targets, verdict), d_nv_after  # (--projection's u moves here)
+        (d_loss, d_nv), d_grads = jax.value_and_grad(d_loss_of, has_aux=True)(d_tv)
         d_tv, d_ov = d_opt.stateless_apply(d_ov, d_grads, d_tv)
 
         def g_loss_of(g_tv):  # 4. G step through the updated D, whose weights are constants here
             fake = image_of(g.stateless_call(g_tv, g_nv, with_labels(rnd.g_noise, rnd.labels),
                                              training=True)[0])
-            verdict = d.stateless_call(d_tv, d_nv, with_labels(fake, rnd.labels), training=True)[0]
+            verdict = d.stateless_call(d_tv, d_nv, with_labels(fake, rnd.labels),
+                                       training=False)[0]  # frozen: nothing of D moves
             loss = bce(rnd.g_targets, verdict)
             if config.mode_seeking:  # as the combined GAN adds it for train_on_batch
                 partner = (half_roll(fake) if rnd.labels is None else image_of(g.stateless_call(

@@ -145,3 +145,79 @@ def with_mode_seeking(generator, inputs, outputs, weight):
                generator([HalfRoll()(noise), labels])[0])
     image = ModeSeeking(weight, name="mode_seeking")([noise, image, partner])
     return [image, labels] if conditional else image
+
+
+# --- a projection discriminator with spectral normalization (cgan: --projection) -----------
+#
+# Miyato & Koyama 2018: D's verdict on (x, y) is psi(phi(x)) + <embed(y), phi(x)>, the
+# label read by an inner product with D's features instead of joined to them. Its layers
+# are spectrally normalized (Miyato et al. 2018) here, not by keras.layers.SpectralNormalization,
+# which assigns into a frozen D and takes another gradient on TensorFlow than on JAX
+# (../shared/notes/levers.md): the kernel is divided by sigma, its largest singular value
+# from one power iteration, inside the layer's call, so the gradient is the same function
+# on every backend; the iteration's vector u is stored only in D's own step (called in
+# training mode while D is trainable), never in G's step through the frozen D.
+
+def l2_normalized(x):
+    return x / (ops.sqrt(ops.sum(x * x)) + 1e-12)
+
+
+def spectral_normalized(kernel, u, update):
+    """kernel / sigma(kernel), sigma from one power iteration from u (1, units); u moves
+    to the iteration's new estimate when `update`."""
+    w = ops.reshape(kernel, (-1, kernel.shape[-1]))  # (fan in, units)
+    v = ops.stop_gradient(l2_normalized(ops.matmul(u, ops.transpose(w))))  # (1, fan in)
+    u_new = ops.stop_gradient(l2_normalized(ops.matmul(v, w)))  # (1, units)
+    sigma = ops.sum(ops.matmul(v, w) * u_new)
+    if update:
+        u.assign(u_new)
+    return kernel / sigma
+
+
+class SpectralNormalized:
+    """Mixin for a Keras layer with a `kernel`: its call sees the normalized kernel."""
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.u = self.add_weight(shape=(1, self.kernel.shape[-1]), name="spectral_u",
+                                 initializer="random_normal", trainable=False)
+
+    # Dense and Conv2D save their kernel and bias by position; u goes after them.
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store[str(len(store.keys()))] = self.u
+
+    def load_own_variables(self, store):
+        super().load_own_variables(store)
+        self.u.assign(store[str(len(store.keys()) - 1)])
+
+    def normalized_kernel(self, training):
+        return spectral_normalized(self.kernel, self.u, bool(training) and self.trainable)
+
+
+@keras.saving.register_keras_serializable(package="gan_tutorials")
+class SpectralDense(SpectralNormalized, keras.layers.Dense):
+    """Dense with a spectrally normalized kernel."""
+
+    def call(self, inputs, training=None):
+        x = ops.matmul(inputs, self.normalized_kernel(training))
+        x = x + self.bias if self.use_bias else x
+        return self.activation(x) if self.activation is not None else x
+
+
+@keras.saving.register_keras_serializable(package="gan_tutorials")
+class SpectralConv2D(SpectralNormalized, keras.layers.Conv2D):
+    """Conv2D with a spectrally normalized kernel."""
+
+    def call(self, inputs, training=None):
+        x = self.convolution_op(inputs, self.normalized_kernel(training))
+        x = x + self.bias if self.use_bias else x  # channels last: the bias broadcasts
+        return self.activation(x) if self.activation is not None else x
+
+
+def projection_verdict(features, label):
+    """P(real) of (x, y) from D's features phi(x): sigmoid(psi(phi) + <embed(y), phi>)."""
+    psi = SpectralDense(1, name="psi")(features)  # (n, 1): the unconditional term
+    embedded = SpectralDense(features.shape[-1], use_bias=False, name="embed")(label)  # (n, f)
+    inner = keras.layers.Dot(axes=1)([features, embedded])  # (n, 1): <embed(y), phi(x)>
+    return keras.layers.Activation("sigmoid")(keras.layers.Add()([psi, inner]))

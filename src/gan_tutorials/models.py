@@ -77,6 +77,20 @@ def create_conditional_discriminator(spec=MNIST, *, minibatch_std=0, pack=1):
     return keras.Model([image, label], unpacked(x, pack), name="conditional_discriminator")
 
 
+def create_projection_discriminator(spec=MNIST, *, minibatch_std=0, pack=1):
+    """Projection discriminator (--projection): [image, one-hot] -> spectrally normalized
+    1024/512/256 ReLU -> psi(phi) + <embed(label), phi> -> P(real)."""
+    image = keras.Input(spec.image_shape, name="image")  # (n, 28, 28, 1)
+    label = keras.Input((spec.num_classes,), name="label")  # (n, 10)
+    x = layers.Flatten()(packed(image, pack))  # (n, 784)
+    x = levers.SpectralDense(1024, activation="relu")(x)
+    x = levers.SpectralDense(512, activation="relu")(x)
+    x = levers.SpectralDense(256, activation="relu")(x)
+    x = with_spread(x, minibatch_std)  # phi(x): (n, 256), or (n, 257)
+    verdict = levers.projection_verdict(x, packed(label, pack))  # (n, 1): the label projected
+    return keras.Model([image, label], unpacked(verdict, pack), name="projection_discriminator")
+
+
 # --- the next lesson: a convolutional pair (--arch conv) ----------------------------
 #
 # DCGAN-style: G projects the noise to 7x7 feature maps and doubles their size
@@ -164,6 +178,24 @@ def with_spread(x, group_size):
     return x if not group_size else levers.MinibatchStddev(group_size)(x)
 
 
+def create_projection_conv_discriminator(spec=MNIST, width=CONV_WIDTH, *, minibatch_std=0,
+                                         pack=1):
+    """Projection conv discriminator (--projection): [image, one-hot] -> spectrally normalized
+    14x14x width -> 7x7x(2 width) -> 128 ReLU -> psi(phi) + <embed(label), phi> -> P(real)."""
+    image = keras.Input(spec.image_shape, name="image")  # (n, 28, 28, 1)
+    label = keras.Input((spec.num_classes,), name="label")  # (n, 10)
+    x = levers.SpectralConv2D(width, 4, strides=2, padding="same")(packed(image, pack))
+    x = layers.LeakyReLU(0.2)(x)  # (n, 14, 14, 40)
+    x = levers.SpectralConv2D(2 * width, 4, strides=2, padding="same")(x)
+    x = layers.LeakyReLU(0.2)(x)  # (n, 7, 7, 80)
+    x = layers.Flatten()(x)
+    x = levers.SpectralDense(128, activation="relu")(x)
+    x = with_spread(x, minibatch_std)  # phi(x): (n, 128), or (n, 129)
+    verdict = levers.projection_verdict(x, packed(label, pack))  # (n, 1)
+    return keras.Model([image, label], unpacked(verdict, pack),
+                       name="projection_conv_discriminator")
+
+
 def label_maps(label, size):
     """The one-hot label as constant feature maps: (n, 10) -> (n, rows, cols, 10)."""
     x = layers.Reshape((1, 1, label.shape[-1]))(label)
@@ -212,6 +244,9 @@ def is_conditional(model):
     return len(model.inputs) == 2
 
 
+# --projection: the cgans' D with the label projected (Miyato & Koyama 2018), G unchanged.
+PROJECTION = {"dense": create_projection_discriminator,
+              "conv": create_projection_conv_discriminator}
 FACTORIES = {  # (arch, kind) -> (generator factory, discriminator factory)
     ("dense", "gan"): (create_generator, create_discriminator),
     ("dense", "cgan"): (create_conditional_generator, create_conditional_discriminator),
@@ -221,18 +256,22 @@ FACTORIES = {  # (arch, kind) -> (generator factory, discriminator factory)
 
 
 def create_models(kind, noise_dim=NOISE_DIM, spec=MNIST, arch="dense", *, d_width=None,
-                  minibatch_std=0, pack=1):
+                  minibatch_std=0, pack=1, projection=False):
     """Return (generator, discriminator) for kind "gan" or "cgan" of arch "dense" or "conv".
 
     d_width: a conv D's own width (a wider D only); None keeps G's.
     minibatch_std, pack: D's levers against collapse (`levers`); 0 and 1 are off.
+    projection: a cgan's projection D with spectral normalization in place of the joined label.
     """
     if (arch, kind) not in FACTORIES:
         raise ValueError(f"unknown model kind {kind!r} or arch {arch!r}: expected 'gan' or "
                          "'cgan', and 'dense' or 'conv'")
     if d_width is not None and arch != "conv":
         raise ValueError(f"d_width applies to the conv pair, not to arch {arch!r}")
+    if projection and kind != "cgan":
+        raise ValueError("projection reads the label, so it needs a cgan")
     make_generator, make_discriminator = FACTORIES[arch, kind]
+    make_discriminator = PROJECTION[arch] if projection else make_discriminator
     widths = {} if d_width is None else {"width": d_width}
     return make_generator(noise_dim, spec), make_discriminator(
         spec, **widths, minibatch_std=minibatch_std, pack=pack)

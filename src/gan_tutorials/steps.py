@@ -84,7 +84,8 @@ def build_models(config, spec=MNIST):
     keras.utils.set_random_seed(config.seed)  # the tutorial's seed: initial weights
     generator, discriminator = create_models(config.kind, config.noise_dim, spec, config.arch,
                                              d_width=config.d_width, pack=config.pack,
-                                             minibatch_std=config.minibatch_std)
+                                             minibatch_std=config.minibatch_std,
+                                             projection=config.projection)
     jit = config.engine != "tutorial"
     adam = lambda rate: keras.optimizers.Adam(learning_rate=rate, beta_1=config.beta_1)
     discriminator.compile(optimizer=adam(config.d_rate), loss="binary_crossentropy",
