@@ -100,16 +100,19 @@ def test_the_committed_studies_count_their_five_seeds(kind):
 
 
 TRAINING = REFERENCE.parent / "training"
-IN_TRAINING = sorted(p for p in TRAINING.glob("*") if (p / "checkpoint.npz").exists())
+# A run, or a study's seed (outputs/training/STUDY/seed-NNNN), with the checkpoint to go on.
+IN_TRAINING = sorted(p for p in [*TRAINING.glob("*"), *TRAINING.glob("*/seed-*")]
+                     if (p / "checkpoint.npz").exists())
 
 
-@pytest.mark.parametrize("folder", IN_TRAINING, ids=[p.name for p in IN_TRAINING])
+@pytest.mark.parametrize("folder", IN_TRAINING, ids=[str(p.relative_to(TRAINING)) for p in IN_TRAINING])
 def test_runs_in_training_resume_where_their_history_ends(folder):
     """outputs/training/<run>: a run not yet finished, committed so it resumes on another
     machine. Its checkpoint loads into the models its config.json builds, at its history's end."""
     saved = runs.read_config(folder)
     config = Config(**{k: v for k, v in saved.items() if k not in RUN_PLACE})
-    assert config.ema, "the conv references track their average (--ema)"
+    if folder.parent == TRAINING:  # a reference in training, not a study's seed
+        assert config.ema, "the conv references track their average (--ema)"
     groups = build_models(config, data.image_set(config.dataset)).checkpoint_groups()
     epoch = runs.restore(folder, groups, "tensorflow")  # refuses a checkpoint that does not fit
     assert 0 < epoch < config.epochs

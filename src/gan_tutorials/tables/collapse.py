@@ -4,21 +4,31 @@ the field does, and the levers against it."""
 import numpy as np
 
 from gan_tutorials import runs
-from gan_tutorials.tables.common import REFERENCE, STUDY
+from gan_tutorials.tables.common import BENCH, REFERENCE, STUDY, measured_by
+
+TRAINING = STUDY.parent / "training"  # a study whose other seeds are still training
 
 # The dense GAN's studies (study --out outputs/study/NAME), each one setting over seeds:
-# the tutorial's own, then one lever each. A study not yet committed is left out.
+# the tutorial's own, then one lever each. A study not yet committed is left out. (The
+# tutorial's seeds were scored before `manifold`: their precision, recall and coverage
+# are the reference run's, seed 1234 of the same settings.)
 LEVER_STUDIES = (("none (the tutorial's)", "gan"), ("`--minibatch-std 4`", "gan-minibatch-std-4"),
                  ("`--pack 2`", "gan-pack-2"), ("`--mode-seeking 0.1`", "gan-mode-seeking-0.1"))
 COVERED, ENTROPY = 10, 0.95  # the goal: every class drawn (>= 2% each), entropy >= 0.95
 MANIFOLD = ("precision", "recall", "density", "coverage")
 
 
-def seed_metrics(root, name):
-    """Each committed seed's metrics.json of a study, in seed order."""
+def finished_seeds(root, name):
+    """A study's finished seed folders (those `evaluate` scored), in seed order: under
+    outputs/study/, or while its other seeds train, outputs/training/."""
     folder = root / STUDY / name
-    return [runs.read_json(seed / "metrics.json") for seed in sorted(folder.glob("seed-*"))
-            if (seed / "metrics.json").exists()]
+    folder = folder if folder.is_dir() else root / TRAINING / name
+    return [seed for seed in sorted(folder.glob("seed-*")) if (seed / "metrics.json").exists()]
+
+
+def seed_metrics(root, name):
+    """Each finished seed's metrics.json of a study, in seed order."""
+    return [runs.read_json(seed / "metrics.json") for seed in finished_seeds(root, name)]
 
 
 def spread(values, digits=2, percent=False):
@@ -41,8 +51,11 @@ def collapse_levers(root):
             continue
         met = sum(m["classes_covered"] >= COVERED and m["entropy"] >= ENTROPY for m in seeds)
         scored = [m["manifold"] for m in seeds if "manifold" in m]
-        manifold = [spread([s[k] for s in scored]) if scored else "-"
-                    for k in ("precision", "recall", "coverage")]
+        if not scored and name == "gan":  # its seeds were scored before `manifold`: the
+            scored = [runs.read_json(root / REFERENCE / "gan" / "metrics.json")["manifold"]]
+        manifold = [spread([s[k] for s in scored]) + ("" if len(scored) == len(seeds) else
+                                                       f" ({len(scored)} seed)")
+                    if scored else "-" for k in ("precision", "recall", "coverage")]
         rows.append(f"| {label} | {len(seeds)} | {met} of {len(seeds)} | "
                     f"{spread([m['classes_covered'] for m in seeds], 1)} | "
                     f"{spread([max(m['class_shares']) for m in seeds], 1, percent=True)} | "
@@ -62,9 +75,8 @@ def collapse_curves(root, epochs=(10, 20, 40, 60, 80, 100)):
     rows = ["| lever | " + " | ".join(f"epoch {e}" for e in epochs) + " |",
             "| --- |" + " ---: |" * len(epochs)]
     for label, name in LEVER_STUDIES:
-        folders = sorted((root / STUDY / name).glob("seed-*"))
         histories = [{r["epoch"]: r for r in runs.read_history(f / "history.csv")}
-                     for f in folders if (f / "metrics.json").exists()]
+                     for f in finished_seeds(root, name)]
         if not histories:
             continue
         cells = [f"{np.mean([h[e]['entropy'] for h in histories]):.2f}" for e in epochs]
@@ -86,3 +98,21 @@ def collapse_measures(root, names=("gan", "conv-gan", "cgan", "conv-cgan", "fash
         rows.append(f"| {name} | " + " | ".join(f"{got[k]:.2f}" for k in MANIFOLD) + " | "
                     + " / ".join(f"{level[k]:.2f}" for k in MANIFOLD) + " |")
     return "\n".join(rows)
+
+
+def collapse_cost(root, names=("levers", "levers-cgan")):
+    """A fused step with each lever against one without, timed under the same load (bench)."""
+    rows = ["| pair | lever | fused ms/step | against no lever | train_on_batch ms/step |",
+            "| --- | --- | ---: | ---: | ---: |"]
+    lines = []
+    for name in names:
+        data = runs.read_json(root / BENCH / f"{name}.json")
+        plain = {r["model"]: r["ms_per_step"]["fused"] for r in data["results"] if not r["lever"]}
+        for r in data["results"]:
+            lever = ", ".join("`--" + k.replace("_", "-") + ("" if v is True else f" {v:g}") + "`"
+                              for k, v in r["lever"].items()) or "none"
+            ms = r["ms_per_step"]
+            rows.append(f"| {r['arch']} {r['model']} | {lever} | {ms['fused']:.1f} | "
+                        f"{ms['fused'] / plain[r['model']]:.2f}x | {ms['train_on_batch']:.1f} |")
+        lines.append(measured_by(data, BENCH / f"{name}.json"))
+    return "\n".join(rows) + "\n\n" + "\n".join(lines)
