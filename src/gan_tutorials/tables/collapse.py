@@ -13,7 +13,8 @@ TRAINING = STUDY.parent / "training"  # a study whose other seeds are still trai
 # tutorial's seeds were scored before `manifold`: their precision, recall and coverage
 # are the reference run's, seed 1234 of the same settings.)
 LEVER_STUDIES = (("none (the tutorial's)", "gan"), ("`--minibatch-std 4`", "gan-minibatch-std-4"),
-                 ("`--pack 2`", "gan-pack-2"), ("`--mode-seeking 0.1`", "gan-mode-seeking-0.1"))
+                 ("`--pack 2`", "gan-pack-2"), ("`--mode-seeking 0.1`", "gan-mode-seeking-0.1"),
+                 ("`--pack 2 --minibatch-std 4`", "gan-pack-2-minibatch-std-4"))
 COVERED, ENTROPY = 10, 0.95  # the goal: every class drawn (>= 2% each), entropy >= 0.95
 MANIFOLD = ("precision", "recall", "density", "coverage")
 
