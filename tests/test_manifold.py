@@ -99,3 +99,17 @@ def test_a_pulled_copy_loses_coverage_and_a_noisy_one_precision(real_features):
 def test_the_generated_set_is_cut_to_the_real_samples_counts():
     labels = np.repeat(np.arange(3), 50)
     assert manifold.matched(labels, [2, 0, 1]).tolist() == [0, 1, 100]
+
+
+def test_sets_too_small_for_their_radii_score_none():
+    """A class of a tiny test set may have fewer than k + 1 digits: no radius, no score."""
+    rng = np.random.default_rng(2)
+    assert manifold.prdc(rng.standard_normal((5, 3)), rng.standard_normal((40, 3))) == dict.fromkeys(
+        manifold.SCORES)
+    labels = np.repeat([0, 1], [40, 4])  # class 1 has 4 digits
+    features = rng.standard_normal((44, 3))
+    reference = manifold.real_manifold(np.concatenate([features, features + 0.01]),
+                                       np.concatenate([labels, labels]))
+    scores = manifold.manifold_scores(features, labels, reference)
+    assert scores["class_manifold"]["recall"][1] is None
+    assert scores["mean_class_manifold"]["recall"] == scores["class_manifold"]["recall"][0]

@@ -61,8 +61,17 @@ def naeem_density_coverage(real, fake, k=DC_K):
 
 
 def prdc(real, fake):
-    """All four scores of fake against real features, each at its paper's k."""
+    """All four scores of fake against real features, each at its paper's k; None for each
+    where a set has no k-th neighbour to set its radii (a tiny test set's class, say)."""
+    if min(len(real), len(fake)) <= max(PR_K, DC_K):
+        return dict.fromkeys(SCORES)
     return {**kynkaanniemi_precision_recall(real, fake), **naeem_density_coverage(real, fake)}
+
+
+def mean_of(values):
+    """The mean of the scores that exist (None where none does)."""
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
 
 
 def halves(count, seed=0):
@@ -98,8 +107,9 @@ def manifold_scores(features, labels, reference):
     per_class = [prdc(real[real_labels == c], features[chosen][labels[chosen] == c])
                  for c in range(len(counts))]
     return {"manifold": prdc(real, features[chosen]),
-            "class_manifold": {s: [round(p[s], 4) for p in per_class] for s in SCORES},
-            "mean_class_manifold": {s: float(np.mean([p[s] for p in per_class])) for s in SCORES}}
+            "class_manifold": {s: [None if p[s] is None else round(p[s], 4) for p in per_class]
+                               for s in SCORES},
+            "mean_class_manifold": {s: mean_of(p[s] for p in per_class) for s in SCORES}}
 
 
 def real_manifold(features, labels):
