@@ -11,7 +11,9 @@ Each lever is a setting of `Config`, off by default, and lives in the models
     of n still gets n verdicts and the steps need not know;
   * mode seeking (Mao et al. 2019, MSGAN): G's loss gains `--mode-seeking` x
     mean|z_a - z_b| / mean|G(z_a) - G(z_b)| over pairs of its inputs, large when
-    two noises give nearly one image (for the cgan, two noises of one class).
+    two noises give nearly one image (for the cgan, two noises of one class);
+  * a projection discriminator (Miyato & Koyama 2018) for the cgan, spectrally
+    normalized (`--projection`, at the end of this module).
 
 D's batch is [real; fake], each half n, so groups and packs never mix real
 with fake when n is a multiple of the group or pack (`Config` checks it).
