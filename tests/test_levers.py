@@ -9,7 +9,7 @@ from gan_tutorials.config import Config
 from gan_tutorials.models import create_models
 from gan_tutorials.steps import build_models, make_step
 from gan_tutorials.train import RunError, train
-from test_steps import moved, snapshot, tiny_batch
+from test_steps import snapshot, tiny_batch, watched_steps
 
 LEVERS = {"minibatch-std": dict(minibatch_std=4), "pack": dict(pack=2),
           "mode-seeking": dict(mode_seeking=0.1),
@@ -97,22 +97,7 @@ def test_each_half_step_moves_only_its_model_with_the_levers(kind):
     """The mode-seeking term joins the GAN's loss: D stays frozen in G's step, G in D's."""
     config = Config(kind=kind, batch_size=16, **LEVERS["all"])
     models = build_models(config)
-    g, d = models.generator, models.discriminator
-    seen = []
-
-    def watch(name, call):
-        def watched(*args, **kwargs):
-            g0, d0 = snapshot(g), snapshot(d)
-            loss = call(*args, **kwargs)
-            seen.append((name, moved(g0, g), moved(d0, d)))
-            return loss
-        return watched
-
-    d.train_on_batch = watch("d", d.train_on_batch)
-    models.gan.train_on_batch = watch("gan", models.gan.train_on_batch)
-    step = make_step(config, models)
-    for i in range(2):
-        step([tiny_batch(kind, i)])
+    seen = watched_steps(config, models, kind, 2)
     assert [(n, all(gm), any(gm), all(dm), any(dm)) for n, gm, dm in seen] == [
         ("d", False, False, True, True), ("gan", True, True, False, False)] * 2
 
@@ -214,23 +199,10 @@ def test_the_projection_ds_power_iteration_moves_in_its_own_step_only():
     once normalized), G's step none of D's."""
     config = Config(kind="cgan", batch_size=16, projection=True)
     models = build_models(config)
-    g, d = models.generator, models.discriminator
+    d = models.discriminator
     assert len(d.non_trainable_weights) == 5  # one u for each of its five normalized layers
     seen = []
-
-    def watch(name, call):
-        def watched(*args, **kwargs):
-            g0, d0 = snapshot(g), snapshot(d)
-            loss = call(*args, **kwargs)
-            d_moved = [m for m, w in zip(moved(d0, d), d.weights) if w.shape != (1, 1)]
-            seen.append((name, all(moved(g0, g)), any(moved(g0, g)), all(d_moved),
-                         any(d_moved)))
-            return loss
-        return watched
-
-    d.train_on_batch = watch("d", d.train_on_batch)
-    models.gan.train_on_batch = watch("gan", models.gan.train_on_batch)
-    step = make_step(config, models)
-    for i in range(2):
-        step([tiny_batch("cgan", i)])
+    for name, g_moved, d_moved in watched_steps(config, models, "cgan", 2):
+        d_moved = [m for m, w in zip(d_moved, d.weights) if w.shape != (1, 1)]
+        seen.append((name, all(g_moved), any(g_moved), all(d_moved), any(d_moved)))
     assert seen == [("d", False, False, True, True), ("gan", True, True, False, False)] * 2

@@ -49,13 +49,9 @@ def test_an_engine_off_the_list_is_refused():
         Config(engine="fast")
 
 
-@pytest.mark.parametrize("kind, engine, arch", [
-    ("gan", "tutorial", "dense"), ("cgan", "tutorial", "dense"),
-    ("gan", "train_on_batch", "dense"), ("cgan", "train_on_batch", "dense"),
-    ("gan", "train_on_batch", "conv"), ("cgan", "train_on_batch", "conv")])
-def test_each_half_step_moves_only_its_model(kind, engine, arch):
-    """Watch the engine's own train_on_batch calls: D's moves only D, the GAN's only G."""
-    config, models = setup(kind, engine=engine, arch=arch)
+def watched_steps(config, models, kind, steps):
+    """Run `steps` steps of the engine, watching its own train_on_batch calls: for each call,
+    (d or gan, which G weights it moved, which D weights it moved)."""
     g, d = models.generator, models.discriminator
     seen = []
 
@@ -70,8 +66,19 @@ def test_each_half_step_moves_only_its_model(kind, engine, arch):
     d.train_on_batch = watch("d", d.train_on_batch)
     models.gan.train_on_batch = watch("gan", models.gan.train_on_batch)
     step = make_step(config, models)
-    for i in range(3):  # several steps: the toggle must keep working, not just once
+    for i in range(steps):
         step([tiny_batch(kind, i)])
+    return seen
+
+
+@pytest.mark.parametrize("kind, engine, arch", [
+    ("gan", "tutorial", "dense"), ("cgan", "tutorial", "dense"),
+    ("gan", "train_on_batch", "dense"), ("cgan", "train_on_batch", "dense"),
+    ("gan", "train_on_batch", "conv"), ("cgan", "train_on_batch", "conv")])
+def test_each_half_step_moves_only_its_model(kind, engine, arch):
+    """Watch the engine's own train_on_batch calls: D's moves only D, the GAN's only G."""
+    config, models = setup(kind, engine=engine, arch=arch)
+    seen = watched_steps(config, models, kind, 3)  # the toggle must keep working, not just once
     assert [name for name, _, _ in seen] == ["d", "gan"] * 3
     for i, (name, g_moved, d_moved) in enumerate(seen):
         if name == "d":
