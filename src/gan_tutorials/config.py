@@ -103,6 +103,18 @@ class Config:
     devices: str = field(default="1", metadata={"parse": "devices",
         "help": "devices to train on, data-parallel (a count or all); above 1 needs "
                 "KERAS_BACKEND=jax, and --batch-size stays the global batch"})
+    # Several processes (JAX): keras.distribution.initialize's three settings; a
+    # flag left unset falls back to its KERAS_DISTRIBUTION_* variable (`parallel`).
+    coordinator: str | None = field(default=None, metadata={
+        "help": "HOST:PORT of process 0 in a run over several processes "
+                "(KERAS_DISTRIBUTION_JOB_ADDRESSES); needs KERAS_BACKEND=jax"})
+    processes: int | None = field(default=None, metadata={"min": 1,
+        "help": "how many processes train the run together (KERAS_DISTRIBUTION_NUM_PROCESSES)"})
+    process_id: int | None = field(default=None, metadata={"min": 0,
+        "help": "this process's number, 0 to --processes - 1; process 0 writes the run folder "
+                "(KERAS_DISTRIBUTION_PROCESS_ID)"})
+    join_timeout: int = field(default=60, metadata={"min": 1,
+        "help": "seconds a process waits for every process to join before it gives up"})
     eval_every: int = field(default=0, metadata={"min": 0,
         "help": "score the generator with the dataset's judge every K epochs (0: never)"})
     keep_best: bool = field(default=False, metadata={
@@ -157,7 +169,8 @@ class Config:
 
 # Fields that say where and how a run was started, not what it learns: --config
 # does not take them from a saved run, and TensorBoard's hparams leave them out.
-RUN_PLACE = ("out", "data_dir", "resume", "overwrite", "quiet")
+RUN_PLACE = ("out", "data_dir", "resume", "overwrite", "quiet", "coordinator", "processes",
+             "process_id", "join_timeout")
 # Fields that only steer a run, not what it learns: a resume may change them.
 # (The engines do the same math on the same draws, so the engine is one.)
 # (Nor does the device count: a checkpoint holds plain arrays.)

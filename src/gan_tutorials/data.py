@@ -312,14 +312,17 @@ def epoch_order(n, batch_size, steps, *, seed, epoch):
     return np.concatenate(passes)[:steps * batch_size].reshape(steps, batch_size)
 
 
-def epoch_batches(arrays, batch_size, steps, *, seed, epoch):
-    """One epoch's tf.data pipeline of batches: images, or (images, one-hot labels)."""
+def epoch_batches(arrays, batch_size, steps, *, seed, epoch, rows=slice(None)):
+    """One epoch's tf.data pipeline of batches: images, or (images, one-hot labels).
+
+    `rows` of each batch only (a process's share of it: `parallel.local_rows`).
+    """
     x, y = arrays
 
     def take(indices):  # one batch: (batch, 28, 28, 1) images [+ (batch, 10) labels]
         return tf.gather(x, indices) if y is None else (tf.gather(x, indices), tf.gather(y, indices))
 
-    order = epoch_order(len(x), batch_size, steps, seed=seed, epoch=epoch)  # (steps, batch_size)
+    order = epoch_order(len(x), batch_size, steps, seed=seed, epoch=epoch)[:, rows]  # (steps, b)
     return tf.data.Dataset.from_tensor_slices(order).map(take).prefetch(1)
 
 

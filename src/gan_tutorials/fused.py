@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gan_tutorials import parallel
 from gan_tutorials.levers import half_roll, mode_seeking_loss, partner_image
 from gan_tutorials.models import image_of
 from gan_tutorials.steps import (
@@ -143,12 +144,16 @@ def jax_fused_step(models, config):
 
     def inputs(batches):
         """What one compiled call takes for these batches: (state, batches, rnd)."""
-        batches = tuple(to_backend(b) for b in batches)
+        # Under a DataParallel distribution (--devices N, --processes N) every input
+        # is split along its batch axis; the weights are replicated, so XLA
+        # partitions the program. Each process holds its rows of the real batches ...
+        distribution = keras.distribution.distribution()
+        batches = jax.tree_util.tree_map(lambda rows: parallel.global_batch(rows, distribution),
+                                         tuple(to_backend(b) for b in batches))
+        # 1. ... and draws the whole batch's numbers, the same on every process.
         rnd = [randoms(config, split_batch(b)[0].shape[0], models.rng, models.num_classes)
-               for b in batches]  # 1.
-        # Under a DataParallel distribution (--devices N) every input is split along
-        # its batch axis; the weights are replicated, so XLA partitions the program.
-        batches, rnd = jax.tree_util.tree_map(shard_batch, (batches, rnd))
+               for b in batches]
+        rnd = jax.tree_util.tree_map(shard_batch, rnd)
         return tuple([v.value for v in group] for group in variables), batches, rnd
 
     def step(batches):

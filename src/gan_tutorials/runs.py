@@ -26,6 +26,7 @@ import io
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -341,3 +342,34 @@ def restore(run_dir, groups, backend="tensorflow"):
         for variable, array in zip(variables, arrays):
             variable.assign(array)
     return epoch
+
+
+# What a resume reads from a run folder: a process other than 0 copies it to its own.
+RESUME_FILES = ("config.json", "history.csv", "checkpoint.npz", "best.json")
+
+
+@contextlib.contextmanager
+def process_folder(config, process):
+    """The config a process trains by: as given for process 0, else one writing to a scratch folder.
+
+    Every process makes the same calls in the same order (previews, the
+    judge's scores, checkpoints: each is a computation on weights spread over
+    all of them), so the others do all that process 0 does, into a folder of
+    their own that goes at the end. A resume copies what it reads from the
+    run folder, which must be on a file system every process reads.
+    """
+    if process == 0:
+        yield config
+        return
+    with tempfile.TemporaryDirectory(prefix=f"gan-process-{process}-") as scratch:
+        source, own = Path(config.run_dir), Path(scratch) / Path(config.run_dir).name
+        own.mkdir()
+        if config.resume:
+            if not (source / "checkpoint.npz").is_file():
+                raise RunError(f"process {process} cannot read {source / 'checkpoint.npz'}: "
+                               "--resume over several hosts needs the run folder on a file "
+                               "system every host reads")
+            for name in RESUME_FILES:
+                if (source / name).is_file():
+                    shutil.copy2(source / name, own)
+        yield dataclasses.replace(config, out=str(own), quiet=True)

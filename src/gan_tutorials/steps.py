@@ -39,6 +39,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gan_tutorials import parallel
 from gan_tutorials.config import MNIST
 from gan_tutorials.models import create_gan, create_models, image_of
 
@@ -206,6 +207,22 @@ def discriminator_batch(real, real_labels, fake, fake_labels):
                        else keras.ops.concatenate([real_labels, fake_labels], axis=0))  # + (2n, 10)
 
 
+def own_rows(rnd, fake):
+    """This process's rows of a batch's draws and fakes (train_on_batch over processes).
+
+    Keras's train_on_batch takes each process's rows and joins them along the
+    batch axis, so D's input on process k is [its reals; its fakes], with the
+    soft targets taken to match.
+    """
+    n = fake.shape[0]
+    rows = parallel.local_rows(n)
+    take = lambda x: None if x is None else np.asarray(x)[rows]  # replicated: readable here
+    d_targets = np.asarray(rnd.d_targets)
+    return Randoms(take(rnd.noise), take(rnd.labels),
+                   np.concatenate([d_targets[:n][rows], d_targets[n:][rows]]),
+                   take(rnd.g_noise), take(rnd.g_targets)), take(fake)
+
+
 class Step(NamedTuple):
     """An engine's step: `run(batches) -> (k, 2) losses`, best called with `block` batches."""
 
@@ -239,11 +256,18 @@ def train_on_batch_step(models, config):
         draw_and_fake, follow = tf.function(draw_and_fake), tf.function(follow)
     averaging = models.average is not None
 
+    share = parallel.process_share()[1] > 1  # --processes N: each holds its rows of a batch
+
     def update(batch):
         """One batch: the four moves, top to bottom."""
         real, real_labels = split_batch(to_backend(batch))
-        # 1-2. Draw, and make fakes with G (not trained here).
-        rnd, fake = draw_and_fake(real)
+        # 1-2. Draw, and make fakes with G (not trained here): over several
+        #      processes, all of the batch's on each, and each keeps its rows.
+        if share:
+            rnd, fake = own_rows(*draw_and_fake(parallel.global_batch(
+                real, keras.distribution.distribution())))
+        else:
+            rnd, fake = draw_and_fake(real)
         # 3. D step. Keras 3 reads `trainable` when a model's train function is
         #    first traced, not at compile time, so the tutorial's "compile D,
         #    freeze it, compile the GAN" would leave D frozen for its own step

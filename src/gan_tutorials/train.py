@@ -174,7 +174,8 @@ def start_run(config, arrays, argv):
         raise RunError(f"--dataset: {err}") from err
     run_dir = runs.open_run_dir(config)
     try:
-        devices = parallel.device_count(config.devices, config.batch_size)
+        devices = parallel.device_count(config.devices, config.batch_size,
+                                        config.pack * max(config.minibatch_std, 1))
     except parallel.DeviceError as err:
         raise RunError(str(err)) from err
     images, labels = arrays if arrays is not None else load_training_data(config)
@@ -196,11 +197,17 @@ def train(config=None, arrays=None, argv=None, callbacks=None):
     default ones, the judge's scores and the TensorBoard log.
     """
     config = config or Config()
-    run_dir, spec, arrays, devices = start_run(config, arrays, argv)
-    if callbacks is None:
-        callbacks = default_callbacks(config)
-    with parallel.scope(parallel.data_parallel(devices)):  # --devices N: see `parallel`
-        return train_epochs(config, run_dir, arrays, callbacks, spec=spec)
+    try:  # --processes N: join the others before anything touches a device
+        processes = parallel.processes_of(config)
+        parallel.start(processes, config.join_timeout)
+    except parallel.DeviceError as err:
+        raise RunError(str(err)) from err
+    with runs.process_folder(config, processes.index) as config:  # only process 0 writes the run folder
+        run_dir, spec, arrays, devices = start_run(config, arrays, argv)
+        if callbacks is None:
+            callbacks = default_callbacks(config)
+        with parallel.scope(parallel.data_parallel(devices)):  # --devices N: see `parallel`
+            return train_epochs(config, run_dir, arrays, callbacks, spec=spec)
 
 
 def train_epochs(config, run_dir, arrays, callbacks, *, spec):
@@ -220,7 +227,8 @@ def train_epochs(config, run_dir, arrays, callbacks, *, spec):
     for callback in callbacks:
         callback.on_train_begin(run_dir, start, steps)
     for number in range(start + 1, config.epochs + 1):
-        batches = data.epoch_batches(pool, config.batch_size, steps, seed=config.seed, epoch=number)
+        batches = data.epoch_batches(pool, config.batch_size, steps, seed=config.seed, epoch=number,
+                                     rows=parallel.local_rows(config.batch_size))
         row, losses = run_epoch(step, batches, number, config, steps=steps)
         check_finite(number, groups)  # losses can stay finite while Adam's slots overflow
         epoch = Epoch(number, row, models, losses, save_preview(run_dir, number, models.generator,
@@ -309,14 +317,30 @@ def main(argv=None):
     parser, config = parse_config(argv)
     stop_on_signals()
     try:
+        code = run_main(parser, config, argv)
+    except BaseException as err:  # over several processes, no exit may wait for a lost peer
+        if not parallel.several_processes():
+            raise
+        print(f"{parser.prog}: error: {parallel.lost_peer(err)}", file=sys.stderr)
+        parallel.exit_now(1)
+    if parallel.several_processes():
+        parallel.exit_now(code)
+    sys.exit(code)
+
+
+def run_main(parser, config, argv):
+    """Train from the command line; the exit status, with the reason on stderr."""
+    try:
         train(config, argv=argv)
     except KeyboardInterrupt:
         print(f"\ninterrupted: {config.run_dir} keeps its last completed epoch; "
               "continue with --resume", file=sys.stderr)
-        sys.exit(130)
+        return 130
     except RunError as err:
-        parser.exit(2 if not isinstance(err, Diverged) else 1, f"{parser.prog}: error: {err}\n")
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 2 if not isinstance(err, Diverged) else 1
     print(f"done: {config.run_dir}")
+    return 0
 
 
 if __name__ == "__main__":
