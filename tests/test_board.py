@@ -17,7 +17,7 @@ import tensorflow as tf
 from conftest import read_events, scalars
 from gan_tutorials import board, runs
 from gan_tutorials.config import Config
-from gan_tutorials.studio.timing import free_port
+from gan_tutorials.launch import free_port
 from gan_tutorials.train import train
 
 # The tutorial engine: logging does not depend on the engine, and it compiles fastest.

@@ -21,7 +21,7 @@ from gan_tutorials.train import RunError, main, train
 
 TWO = "--xla_force_host_platform_device_count=2"
 on_two_devices = pytest.mark.skipif(
-    keras.backend.backend() != "jax" or len(parallel.local_devices()) < 2,
+    keras.backend.backend() != "jax" or len(parallel.devices()) < 2,
     reason="needs KERAS_BACKEND=jax and two devices (test_two_devices_in_a_child runs these)")
 # Measured on two virtual CPU devices against one, 2 epochs of 8 steps, both engines: the
 # losses agree to the 6 decimals history.csv keeps, the weights within 1.1e-6 (a sum split

@@ -24,7 +24,9 @@ The modules follow the tutorial's story:
     compare   the next lesson: run folders side by side (dense against conv)
     bench     beyond the tutorial: speed of each engine against the machine
     tables    the docs' result tables, written from the committed files
-    parallel  beyond the tutorial: step 2 data-parallel on several devices (JAX)
+    parallel  beyond the tutorial: step 2 data-parallel on several devices or
+              processes (JAX)
+    launch    beyond the tutorial: one run over several processes on this machine
     studio    beyond step 4: a Gradio page over run folders to draw, steer and
               explore (optional: `pip install .[studio]`)
 """

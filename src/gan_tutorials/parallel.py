@@ -79,12 +79,12 @@ def processes_of(config, environ=None):
     if not 0 <= index < count:
         raise DeviceError(f"--process-id {index} is out of range for --processes {count} "
                           f"(0 to {count - 1})")
-    if count > 1 and keras.backend.backend() != "jax":
-        raise DeviceError(f"--processes {count}: a run over several processes needs "
-                          "KERAS_BACKEND=jax (Keras 3 has no multi-process route on TensorFlow)")
     if count > 1 and not coordinator:
         raise DeviceError(f"--processes {count} needs --coordinator HOST:PORT, process 0's "
                           f"address (or {ENV[0]})")
+    if count > 1 and keras.backend.backend() != "jax":
+        raise DeviceError(f"--processes {count}: a run over several processes needs "
+                          "KERAS_BACKEND=jax (Keras 3 has no multi-process route on TensorFlow)")
     if count > 1 and config.engine == "tutorial":
         raise DeviceError("--engine tutorial makes its fakes with predict(), one process's "
                           "call: over several processes use train_on_batch or fused")

@@ -16,7 +16,6 @@ docs/studio.md's table is written from the file (`python -m gan_tutorials.tables
 import argparse
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,18 +29,13 @@ from gan_tutorials import bench, runs
 from gan_tutorials.control import ATTRIBUTES, measure_array
 from gan_tutorials.control.report import joint_requests
 from gan_tutorials.control.steering import CORE, TOLERANCE, worst_error
+from gan_tutorials.launch import free_port
 from gan_tutorials.studio import tabs
 from gan_tutorials.studio.shelf import REFERENCE, Shelf, reference_folders
 
 # What `make studio` serves: every committed reference run.
 SERVED = tuple(folder.name for folder in reference_folders())
 STEERED = "conv-cgan"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(folders, stderr=None):
