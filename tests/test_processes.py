@@ -180,3 +180,10 @@ def test_the_launcher_sets_kerass_variables_and_drops_xla_flags():
     kept = launch.child_env(0, 2, "h:1", keep_xla_flags=True,
                             base={"XLA_FLAGS": TWO, "KERAS_BACKEND": "tensorflow"})
     assert kept["XLA_FLAGS"] == TWO and kept["KERAS_BACKEND"] == "tensorflow"
+
+
+def test_the_launcher_runs_train_only(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        launch.main(["--processes", "2", "--", "study", "--kind", "gan"])
+    assert exit_.value.code == 2
+    assert "the action that runs over several processes is train" in capsys.readouterr().err

@@ -2,7 +2,7 @@
 
     python -m gan_tutorials.launch --processes 2 -- train --kind cgan --devices all ...
 
-Starts N processes of `python -m gan_tutorials.ACTION ARGS`, each with Keras's
+Starts N processes of `python -m gan_tutorials.train ARGS`, each with Keras's
 three variables set (KERAS_DISTRIBUTION_JOB_ADDRESSES = 127.0.0.1 and a free
 port, _NUM_PROCESSES, _PROCESS_ID) and KERAS_BACKEND=jax unless it is set, as
 a cluster scheduler would start them on several hosts (docs/backends.md).
@@ -25,6 +25,7 @@ import time
 
 from gan_tutorials.parallel import ENV
 
+ACTIONS = ("train",)  # what runs over several processes (the others read a run folder)
 GRACE = 10.0  # seconds the others get to stop after a failure, before they are killed
 
 
@@ -126,6 +127,9 @@ def main(argv=None):
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("give the command after --, e.g. -- train --kind cgan --devices all")
+    if command[0] not in ACTIONS:
+        parser.error(f"{command[0]!r}: the action that runs over several processes is train; "
+                     "the others read a finished run folder in one process")
     if args.processes < 1:
         parser.error(f"--processes {args.processes}: must be >= 1")
     sys.exit(launch(args.processes, command, args.xla_flags, args.port))
