@@ -175,3 +175,16 @@ def test_keep_best_keeps_each_generator_of_its_lowest_distance_epoch(tiny_arrays
     compare.main([str(whole), "--best"])
     assert capsys.readouterr().out.splitlines()[0] == "| | whole | whole (best) |"
     assert compare.read_run(whole, best=True)["epochs"] == epoch
+
+
+def test_the_plane_groups_a_studys_seeds_and_keeps_the_real_level():
+    scored = lambda p, r: {"manifold": {"precision": p, "recall": r},
+                           "real_manifold": {"precision": 0.9, "recall": 0.88}}
+    summaries = [scored(0.94, 0.39), {"manifold": None}, scored(0.8, 0.1), scored(0.85, 0.2)]
+    folders = ["outputs/reference/gan", "outputs/tried/old", "study/lever/seed-0001",
+               "study/lever/seed-1234"]
+    groups, real = compare.plane_points(summaries, folders)
+    assert groups == {"gan": [(0.39, 0.94)], "lever": [(0.1, 0.8), (0.2, 0.85)]}
+    assert real == (0.88, 0.9)
+    with pytest.raises(runs.RunError, match="no run has precision and recall"):
+        compare.plane_points([{"manifold": None}], ["old"])

@@ -1,6 +1,6 @@
 """The next lesson: run folders side by side, e.g. the dense pair against the conv pair.
 
-    python -m gan_tutorials.compare RUN_DIR RUN_DIR [...] [--figure FILE.png]
+    python -m gan_tutorials.compare RUN_DIR RUN_DIR [...] [--figure FILE.png] [--plane FILE.png]
 
 Reads what each folder already holds (config.json, history.csv, the
 metrics.json `evaluate` writes, the control/control.json `control --report`
@@ -17,7 +17,10 @@ there), or with `--against bench` against the seconds its steps cost at the
 fused engine's rate for its pair in a `bench --json` file: quality against
 cost, every run timed alike on one machine. With `--average`, a run trained
 with `--ema` gets a second column for its averaged generator, and a line
-saying which of the two to keep (`better_generator`).
+saying which of the two to keep (`better_generator`). `--plane` draws each
+run's precision against its recall, a study's seeds as one group, with the
+real test halves' point: the collapse page's picture of "looks real" against
+"covers what is real".
 Nothing is recomputed: a folder not yet evaluated says so.
 """
 
@@ -72,8 +75,10 @@ def read_run(run_dir, average=False, best=False):
         **{key: metrics[key] for key in ("frechet_distance", "frechet_floor", "stray_ink",
                                          "real_stray_ink", "specks_per_image",
                                          "real_specks_per_image")},
-        # The distance's centres' term and a cgan's variety within classes (older files lack them).
-        **{key: metrics.get(key) for key in ("frechet_means", "mean_class_spread")},
+        # The distance's centres' term, a cgan's variety within classes, precision, recall,
+        # density and coverage beside the real halves' (older files lack them).
+        **{key: metrics.get(key) for key in ("frechet_means", "mean_class_spread", "manifold",
+                                             "real_manifold")},
         # --eval-every's scores by epoch; the average's are history.csv's ema_ columns.
         "curve": [{"epoch": r["epoch"], "seconds": round(float(t), 1), "steps": int(n),
                    **{k: r[prefix + k] for k in ("accuracy", "entropy", "frechet_distance")
@@ -201,12 +206,37 @@ def quality_panels(summaries, against="epoch", rates=None):
     return panels
 
 
+def group_of(run_dir):
+    """The name a run is plotted under: its study's for a study's seed folder (seed-NNNN)."""
+    run_dir = Path(run_dir)
+    return run_dir.parent.name if run_dir.name.startswith("seed-") else run_dir.name
+
+
+def plane_points(summaries, run_dirs):
+    """({group: [(recall, precision) of each run]}, the real halves' (recall, precision)).
+
+    Runs scored before `manifold` are left out; the real level is the first run's.
+    """
+    groups, real = {}, None
+    for summary, run_dir in zip(summaries, run_dirs, strict=True):
+        if summary.get("manifold"):
+            scores = summary["manifold"]
+            groups.setdefault(group_of(run_dir), []).append((scores["recall"], scores["precision"]))
+            real = real or (summary["real_manifold"]["recall"], summary["real_manifold"]["precision"])
+    if not groups:
+        raise runs.RunError("no run has precision and recall: run python -m gan_tutorials.evaluate "
+                            "RUN_DIR --overwrite on them first")
+    return groups, real
+
+
 def build_parser():
     """The compare CLI's flags."""
     parser = argparse.ArgumentParser(prog="python -m gan_tutorials.compare",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders")
     parser.add_argument("--figure", help="also draw the runs' quality curves into this PNG")
+    parser.add_argument("--plane", help="also draw the runs' precision against recall into this "
+                                        "PNG, a study's seeds as one group, beside the real halves'")
     parser.add_argument("--against", choices=("epoch", "seconds", "bench"), default="epoch",
                         help="the figure's x axis: the epoch, the training seconds up to it as "
                              "trained, or its steps' cost at --bench's fused rate for the pair")
@@ -249,6 +279,14 @@ def main(argv=None):
                                    f"quality against {args.against} (the judge, every "
                                    "--eval-every epochs)"))
         print(f"wrote {args.figure}")
+    if args.plane:
+        try:
+            groups, real = plane_points(summaries, args.run_dirs)
+        except runs.RunError as err:
+            parser.exit(2, f"{parser.prog}: error: {err}\n")
+        figures.plot_plane(args.plane, groups, real, title="precision against recall "
+                           "(Kynkaenniemi et al. 2019, k = 3, the judge's features)")
+        print(f"wrote {args.plane}")
 
 
 if __name__ == "__main__":

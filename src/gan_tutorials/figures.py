@@ -201,6 +201,23 @@ def series_figure(panels, *, xlabel, title, log_panels=()):
     return fig
 
 
+def plot_plane(path, groups, real, *, title):
+    """Precision against recall, saved: groups = {label: [(recall, precision), ...]}, and the
+    real halves' point `real` (recall, precision) as a star."""
+    fig = Figure(figsize=(5.5, 4.5))
+    ax = fig.subplots()
+    for label, points in groups.items():
+        recall, precision = zip(*points)
+        ax.scatter(recall, precision, label=f"{label} ({len(points)})", s=28, alpha=0.8)
+    ax.scatter(*real, marker="*", s=180, color="black", label="real test halves")
+    ax.set(xlabel="recall (covers what is real)", ylabel="precision (looks real)",
+           xlim=(0, 1), ylim=(0, 1))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
+    ax.set_title(title, fontsize=9)
+    _save(fig, path)
+
+
 def save_evaluation(folder, metrics, grid_images, covered_share):
     """evaluate's figures: the sample grid (rows of 10), confusion matrix (cgan), class shares."""
     folder = Path(folder)
