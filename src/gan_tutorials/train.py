@@ -325,7 +325,8 @@ def main(argv=None):
         parallel.exit_now(1)
     if parallel.several_processes():
         parallel.exit_now(code)
-    sys.exit(code)
+    if code:
+        sys.exit(code)
 
 
 def run_main(parser, config, argv):
