@@ -36,7 +36,14 @@ from gan_tutorials.tables.article import (
     notebook_labels,
     toolkit_agreement,
 )
-from gan_tutorials.tables.collapse import collapse_cost, collapse_curves, collapse_levers, collapse_measures
+from gan_tutorials.tables.collapse import (
+    collapse_conv_cgan,
+    collapse_conv_gan,
+    collapse_cost,
+    collapse_curves,
+    collapse_levers,
+    collapse_measures,
+)
 from gan_tutorials.tables.common import REFERENCE, TRIED, runs_side_by_side
 from gan_tutorials.tables.common import measured_by as measured_by  # (the tests read it here)
 from gan_tutorials.tables.conv import conv_generators, conv_goals, curves_at, fashion_classes, quality_cost
@@ -94,6 +101,8 @@ TABLES = {  # name -> a function of the repository root that returns the markdow
     "collapse-levers": collapse_levers,
     "collapse-curves": collapse_curves,
     "collapse-cost": collapse_cost,
+    "collapse-conv-gan": collapse_conv_gan,
+    "collapse-conv-cgan": collapse_conv_cgan,
 }
 
 

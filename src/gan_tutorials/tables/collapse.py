@@ -4,7 +4,7 @@ the field does, and the levers against it."""
 import numpy as np
 
 from gan_tutorials import runs
-from gan_tutorials.tables.common import BENCH, REFERENCE, STUDY, measured_by
+from gan_tutorials.tables.common import BENCH, REFERENCE, STUDY, TRIED, measured_by
 
 TRAINING = STUDY.parent / "training"  # a study whose other seeds are still training
 
@@ -68,6 +68,70 @@ def collapse_levers(root):
     rows.append(f"| real test digits, one half against the other | | | | | | "
                 f"{reference['frechet_floor']:.1f} | "
                 + " | ".join(f"{level[k]:.2f}" for k in ("precision", "recall", "coverage")) + " |")
+    return "\n".join(rows)
+
+
+# The conv pair's studies: the conv gan at 100 epochs with the dense GAN's winner, and the
+# conv cgan's screen at 30 epochs (--ema 0.999), each against its no-lever runs.
+CONV_GAN_STUDIES = (("`--pack 2 --minibatch-std 4`", "conv-gan-pack-2-minibatch-std-4"),)
+CONV_CGAN_STUDIES = (("`--minibatch-std 4`", "conv-cgan-30-minibatch-std-4"),)
+SCREEN_EPOCH = 30
+
+
+def collapse_conv_gan(root):
+    """The conv gan at epoch 100: the reference (no lever) and each lever's seeds."""
+    rows = ["| lever | seeds | all 10 classes and entropy >= 0.95 | classes covered | top class "
+            "| class entropy | Frechet distance | recall | coverage |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    studies = [("none (the reference)", [runs.read_json(root / REFERENCE / "conv-gan" /
+                                                        "metrics.json")])]
+    studies += [(label, seed_metrics(root, name)) for label, name in CONV_GAN_STUDIES]
+    for label, seeds in studies:
+        if not seeds:
+            continue
+        met = sum(m["classes_covered"] >= COVERED and m["entropy"] >= ENTROPY for m in seeds)
+        rows.append(f"| {label} | {len(seeds)} | {met} of {len(seeds)} | "
+                    f"{spread([m['classes_covered'] for m in seeds], 1)} | "
+                    f"{spread([max(m['class_shares']) for m in seeds], 1, percent=True)} | "
+                    f"{spread([m['entropy'] for m in seeds])} | "
+                    f"{spread([m['frechet_distance'] for m in seeds], 1)} | "
+                    f"{spread([m['manifold']['recall'] for m in seeds])} | "
+                    f"{spread([m['manifold']['coverage'] for m in seeds])} |")
+    return "\n".join(rows)
+
+
+def collapse_conv_cgan(root, epoch=SCREEN_EPOCH):
+    """The conv cgan's screen at epoch 30: the distance of G and of its average from each
+    run's curve, and the scores `evaluate` gave G at that epoch (a cgan's means over classes)."""
+    rows = ["| lever | seeds | Frechet distance | average's distance | judged | variety within "
+            "classes | recall | coverage |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    # No lever: the reference's own curve at epoch 30 and the 30-epoch run before it
+    # (both seed 1234; scored before `manifold`, so no recall or coverage).
+    baseline = [root / REFERENCE / "conv-cgan", root / TRIED / "conv-cgan-30"]
+    studies = [("none (2 runs of seed 1234)", baseline)]
+    studies += [(label, finished_seeds(root, name)) for label, name in CONV_CGAN_STUDIES]
+    for label, folders in studies:
+        if not folders:
+            continue
+        at = [{r["epoch"]: r for r in runs.read_history(f / "history.csv")}[epoch]
+              for f in folders]
+        scored = [runs.read_json(f / "metrics.json") for f in folders
+                  if runs.read_json(f / "metrics.json").get("samples") and
+                  runs.read_history(f / "history.csv")[-1]["epoch"] == epoch]
+        average = [float(r["ema_frechet_distance"]) for r in at if r.get("ema_frechet_distance")]
+        cells = [spread([float(r["frechet_distance"]) for r in at]),
+                 spread(average) if average else "-",
+                 spread([float(r["accuracy"]) for r in at], 1, percent=True),
+                 spread([m["mean_class_spread"] for m in scored]) if scored else "-",
+                 *(spread([m["mean_class_manifold"][k] for m in scored if "mean_class_manifold" in m])
+                   if any("mean_class_manifold" in m for m in scored) else "-"
+                   for k in ("recall", "coverage"))]
+        rows.append(f"| {label} | {len(folders)} | " + " | ".join(cells) + " |")
+    level = runs.read_json(root / REFERENCE / "conv-cgan" / "metrics.json")
+    rows.append(f"| real test digits | | {level['frechet_floor']:.2f} | | | 1.00 | "
+                f"{level['real_mean_class_manifold']['recall']:.2f} | "
+                f"{level['real_mean_class_manifold']['coverage']:.2f} |")
     return "\n".join(rows)
 
 
