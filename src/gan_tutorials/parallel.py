@@ -99,8 +99,8 @@ def start(processes, timeout):
 
     Must come before anything touches a device, once per process; nothing for
     one process. Keras reads the three settings from its variables, set here.
-    A process that cannot join raises DeviceError; its connect keeps waiting
-    in a thread, so the caller ends the process with `exit_now`.
+    A process that cannot join raises DeviceError; its connect goes on
+    waiting in a daemon thread, which the process's exit does not wait for.
     """
     if processes.count == 1:
         return
