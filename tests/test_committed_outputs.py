@@ -119,3 +119,12 @@ def test_runs_in_training_resume_where_their_history_ends(folder):
     history = runs.read_history(folder / "history.csv")
     assert [r["epoch"] for r in history] == list(range(1, epoch + 1))
     assert runs.sample_path(folder, epoch).exists()  # progress.gif's frames so far
+
+
+def test_no_committed_output_records_a_machine_path():
+    """A run folder describes itself: the paths its files record are the repository's own."""
+    from test_notebook import MACHINE_PATH
+    committed = ("reference", "study", "tried", "training", "bench")  # not a user's own runs
+    recorded = [path for name in committed for path in sorted((REFERENCE.parent / name).rglob("*.json"))
+                if MACHINE_PATH.search(path.read_text())]
+    assert recorded == []
