@@ -41,6 +41,17 @@ def spread(values, digits=2, percent=False):
     return f"{form.format(values.mean())} ({form.format(values.min())}-{form.format(values.max())})"
 
 
+def class_cells(seeds):
+    """The cells of a lever's row from its seeds' metrics: seeds, goal met, classes covered,
+    top class, class entropy and Frechet distance (each over the seeds)."""
+    met = sum(m["classes_covered"] >= COVERED and m["entropy"] >= ENTROPY for m in seeds)
+    return (f"{len(seeds)} | {met} of {len(seeds)} | "
+            f"{spread([m['classes_covered'] for m in seeds], 1)} | "
+            f"{spread([max(m['class_shares']) for m in seeds], 1, percent=True)} | "
+            f"{spread([m['entropy'] for m in seeds])} | "
+            f"{spread([m['frechet_distance'] for m in seeds], 1)}")
+
+
 def collapse_levers(root):
     """The dense GAN at epoch 100, per lever: over its seeds, the mean and the range."""
     rows = ["| lever | seeds | all 10 classes and entropy >= 0.95 | classes covered | top class "
@@ -50,19 +61,13 @@ def collapse_levers(root):
         seeds = seed_metrics(root, name)
         if not seeds:
             continue
-        met = sum(m["classes_covered"] >= COVERED and m["entropy"] >= ENTROPY for m in seeds)
         scored = [m["manifold"] for m in seeds if "manifold" in m]
         if not scored and name == "gan":  # its seeds were scored before `manifold`: the
             scored = [runs.read_json(root / REFERENCE / "gan" / "metrics.json")["manifold"]]
         manifold = [spread([s[k] for s in scored]) + ("" if len(scored) == len(seeds) else
                                                        f" ({len(scored)} seed)")
                     if scored else "-" for k in ("precision", "recall", "coverage")]
-        rows.append(f"| {label} | {len(seeds)} | {met} of {len(seeds)} | "
-                    f"{spread([m['classes_covered'] for m in seeds], 1)} | "
-                    f"{spread([max(m['class_shares']) for m in seeds], 1, percent=True)} | "
-                    f"{spread([m['entropy'] for m in seeds])} | "
-                    f"{spread([m['frechet_distance'] for m in seeds], 1)} | "
-                    + " | ".join(manifold) + " |")
+        rows.append(f"| {label} | {class_cells(seeds)} | " + " | ".join(manifold) + " |")
     reference = runs.read_json(root / REFERENCE / "gan" / "metrics.json")
     level = reference["real_manifold"]
     rows.append(f"| real test digits, one half against the other | | | | | | "
@@ -89,12 +94,7 @@ def collapse_conv_gan(root):
     for label, seeds in studies:
         if not seeds:
             continue
-        met = sum(m["classes_covered"] >= COVERED and m["entropy"] >= ENTROPY for m in seeds)
-        rows.append(f"| {label} | {len(seeds)} | {met} of {len(seeds)} | "
-                    f"{spread([m['classes_covered'] for m in seeds], 1)} | "
-                    f"{spread([max(m['class_shares']) for m in seeds], 1, percent=True)} | "
-                    f"{spread([m['entropy'] for m in seeds])} | "
-                    f"{spread([m['frechet_distance'] for m in seeds], 1)} | "
+        rows.append(f"| {label} | {class_cells(seeds)} | "
                     f"{spread([m['manifold']['recall'] for m in seeds])} | "
                     f"{spread([m['manifold']['coverage'] for m in seeds])} |")
     return "\n".join(rows)
@@ -114,11 +114,10 @@ def collapse_conv_cgan(root, epoch=SCREEN_EPOCH):
     for label, folders in studies:
         if not folders:
             continue
-        at = [{r["epoch"]: r for r in runs.read_history(f / "history.csv")}[epoch]
-              for f in folders]
-        scored = [runs.read_json(f / "metrics.json") for f in folders
-                  if runs.read_json(f / "metrics.json").get("samples") and
-                  runs.read_history(f / "history.csv")[-1]["epoch"] == epoch]
+        histories = [runs.read_history(f / "history.csv") for f in folders]
+        at = [{r["epoch"]: r for r in history}[epoch] for history in histories]
+        scored = [runs.read_json(f / "metrics.json") for f, history in zip(folders, histories)
+                  if history[-1]["epoch"] == epoch]  # evaluate's scores are of the last epoch
         average = [float(r["ema_frechet_distance"]) for r in at if r.get("ema_frechet_distance")]
         cells = [spread([float(r["frechet_distance"]) for r in at]),
                  spread(average) if average else "-",
