@@ -13,7 +13,8 @@ from test_steps import snapshot, tiny_batch, watched_steps
 
 LEVERS = {"minibatch-std": dict(minibatch_std=4), "pack": dict(pack=2),
           "mode-seeking": dict(mode_seeking=0.1),
-          "all": dict(minibatch_std=2, pack=2, mode_seeking=0.1)}
+          "all": dict(minibatch_std=2, pack=2, mode_seeking=0.1),
+          "by-class": dict(minibatch_std=8, minibatch_by_class=True, mode_seeking=0.1)}
 TINY = dict(epochs=3, batch_size=32, steps_per_epoch=3, steps_per_call=3, quiet=True)
 
 
@@ -22,6 +23,25 @@ def test_minibatch_stddev_known_answer():
     # First group: the units' spreads are 1 and 2, their mean 1.5; the second has none.
     out = np.asarray(levers.MinibatchStddev(2)(x))
     np.testing.assert_allclose(out, [[0, 0, 1.5], [2, 4, 1.5], [1, 1, 0], [1, 1, 0]])
+
+
+def test_minibatch_class_stddev_known_answer():
+    """Within each group, an input's spread is its class's: two digits drawn once each have
+    none, though the group varies, and a class met once in a group has none."""
+    x = np.array([[0, 0], [2, 4], [5, 5], [5, 5],  # group 1: classes 0, 0, 1, 1
+                  [0, 0], [9, 9], [0, 0], [9, 9]], np.float32)  # group 2: 0, 1, 0, 1
+    classes = [0, 0, 1, 1, 0, 1, 0, 1]
+    labels = np.eye(3, dtype=np.float32)[classes]
+    out = np.asarray(levers.MinibatchClassStddev(4)([x, labels]))
+    np.testing.assert_allclose(out[:, :2], x)
+    # Class 0 of group 1: the units' spreads are 1 and 2, their mean 1.5; class 1 has none.
+    np.testing.assert_allclose(out[:, 2], [1.5, 1.5, 0, 0, 0, 0, 0, 0], atol=2e-4)
+    assert np.asarray(levers.MinibatchStddev(4)(x))[4, 2] == pytest.approx(4.5)  # the plain one
+    # A class met once (the second input), and one absent (class 2): no spread either.
+    once = np.asarray(levers.MinibatchClassStddev(4)([x[:4], np.eye(3, dtype=np.float32)[
+        [0, 1, 0, 0]]]))
+    assert once[1, 2] == pytest.approx(0, abs=2e-4)
+    np.testing.assert_allclose(once[[0, 2, 3], 2], np.mean(np.std(x[[0, 2, 3]], axis=0)), rtol=1e-5)
 
 
 def test_pack_stacks_consecutive_inputs_and_unpack_repeats_the_verdict():
@@ -55,6 +75,10 @@ def test_off_by_default_and_d_grows_only_by_the_lever(kind, arch):
                    for layer in d.layers)
     _, spread = create_models(kind, arch=arch, minibatch_std=4)
     assert spread.count_params() == d.count_params() + 1  # one weight for the one feature
+    if kind == "cgan":  # the class-wise spread: the same one feature
+        _, by_class = create_models(kind, arch=arch, minibatch_std=4, minibatch_by_class=True)
+        assert by_class.count_params() == spread.count_params()
+        assert any(isinstance(layer, levers.MinibatchClassStddev) for layer in by_class.layers)
     _, packed = create_models(kind, arch=arch, pack=2)
     assert packed.count_params() > d.count_params()  # its first layer reads two images
     images = np.zeros((8, 28, 28, 1), np.float32)
@@ -69,8 +93,17 @@ def test_a_batch_that_would_mix_real_and_fake_is_refused():
     Config(batch_size=128, pack=2, minibatch_std=4)  # 128 = 16 groups of 8
 
 
+def test_minibatch_by_class_is_refused_where_it_cannot_apply():
+    for settings, says in [(dict(kind="gan", minibatch_std=4), "needs --kind cgan"),
+                           (dict(kind="cgan"), "--minibatch-std G"),
+                           (dict(kind="cgan", minibatch_std=4, pack=2), "with --pack")]:
+        with pytest.raises(ValueError, match=says):
+            Config(minibatch_by_class=True, **settings)
+    Config(kind="cgan", minibatch_std=128, minibatch_by_class=True)  # the half-batch: one group
+
+
 @pytest.mark.parametrize("kind, lever", [("gan", "minibatch-std"), ("cgan", "pack"),
-                                         ("gan", "all"), ("cgan", "all")])
+                                         ("gan", "all"), ("cgan", "all"), ("cgan", "by-class")])
 def test_engines_agree_with_each_lever(kind, lever):
     """3 train_on_batch steps = 3 fused steps in one call, each lever on."""
     batches = [tiny_batch(kind, i) for i in range(3)]
@@ -83,6 +116,7 @@ def test_engines_agree_with_each_lever(kind, lever):
         losses = np.concatenate([step(batches[i:i + step.block]) for i in range(0, 3, step.block)])
         results.append((losses, snapshot(models.generator) + snapshot(models.discriminator)))
     (l1, w1), (l2, w2) = results
+    assert np.isfinite(l1).all() and all(np.isfinite(w).all() for w in w1)  # a class met once
     np.testing.assert_allclose(l1, l2, rtol=1e-4)
     if "mode_seeking" in LEVERS[lever]:  # the term is in G's loss, so G's loss is larger
         plain = Config(kind=kind, seed=3, batch_size=16)
@@ -102,17 +136,20 @@ def test_each_half_step_moves_only_its_model_with_the_levers(kind):
         ("d", False, False, True, True), ("gan", True, True, False, False)] * 2
 
 
+@pytest.mark.parametrize("lever", ["all", "by-class"])
 @pytest.mark.parametrize("engine", ["train_on_batch", "fused"])
-def test_resume_is_exact_with_the_levers(engine, tiny_arrays, tmp_path):
+def test_resume_is_exact_with_the_levers(engine, lever, tiny_arrays, tmp_path):
     """Stopped after epoch 1 and resumed (every lever on, the projection D's u vectors
     checkpointed with its weights): the weights of a run never stopped; a lever is among
     what a resume may not change."""
-    settings = dict(TINY, kind="cgan", engine=engine, projection=True, **LEVERS["all"])
+    settings = dict(TINY, kind="cgan", engine=engine, projection=True, **LEVERS[lever])
     whole = train(Config(out=str(tmp_path / "whole"), **settings), arrays=tiny_arrays)
     out = str(tmp_path / "parts")
     train(Config(out=out, **dict(settings, epochs=1)), arrays=tiny_arrays)
-    for changed in (dict(pack=1), dict(minibatch_std=4), dict(mode_seeking=0.0),
-                    dict(projection=False)):
+    changes = {"all": (dict(pack=1), dict(minibatch_std=4), dict(mode_seeking=0.0),
+                       dict(projection=False)),
+               "by-class": (dict(minibatch_by_class=False), dict(minibatch_std=16))}[lever]
+    for changed in changes:
         with pytest.raises(RunError, match="--" + next(iter(changed)).replace("_", "-")):
             train(Config(out=out, resume=True, **dict(settings, **changed)), arrays=tiny_arrays)
     parts = train(Config(out=out, resume=True, **settings), arrays=tiny_arrays)
@@ -124,8 +161,9 @@ def test_resume_is_exact_with_the_levers(engine, tiny_arrays, tmp_path):
             np.testing.assert_allclose(a, b, atol=1e-6)
     # The saved D holds the levers' layers and loads back as it was.
     d = keras.models.load_model(tmp_path / "whole" / "discriminator.keras", compile=False)
-    assert {type(layer) for layer in d.layers} >= {levers.Pack, levers.Unpack,
-                                                   levers.MinibatchStddev, levers.SpectralDense}
+    assert {type(layer) for layer in d.layers} >= {
+        "all": {levers.Pack, levers.Unpack, levers.MinibatchStddev, levers.SpectralDense},
+        "by-class": {levers.MinibatchClassStddev, levers.SpectralDense}}[lever]
 
 
 def kernel_gradient(layer, x):
@@ -189,6 +227,7 @@ def test_engines_agree_with_the_projection_d(arch):
         losses = np.concatenate([step(batches[i:i + step.block]) for i in range(0, 3, step.block)])
         results.append((losses, snapshot(models.generator) + snapshot(models.discriminator)))
     (l1, w1), (l2, w2) = results
+    assert np.isfinite(l1).all() and all(np.isfinite(w).all() for w in w1)  # a class met once
     np.testing.assert_allclose(l1, l2, rtol=1e-4)
     diff = np.concatenate([np.abs(a - b).ravel() for a, b in zip(w1, w2)])
     assert diff.max() < 1e-4 and (diff > 1e-5).mean() < 1e-4

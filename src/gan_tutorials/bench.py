@@ -237,7 +237,13 @@ def arch_name(result):
     return ", ".join([name, *(f"{k.replace('_', ' ')} {v:g}" for k, v in levers.items())])
 
 
-LEVER_FIELDS = ("minibatch_std", "pack", "mode_seeking", "projection")  # Config's (`levers`)
+LEVER_FIELDS = ("minibatch_std", "minibatch_by_class", "pack", "mode_seeking",
+                "projection")  # Config's (`levers`)
+
+
+def flag_value(text):
+    """A switch's value in --lever: 1 on, 0 off."""
+    return bool(int(text))
 
 
 def lever_flag(text):
@@ -251,8 +257,8 @@ def lever_flag(text):
             raise argparse.ArgumentTypeError(f"expected none or FIELD=VALUE with FIELD one of "
                                              f"{', '.join(LEVER_FIELDS)}; got {text!r}")
         try:
-            lever[name] = {"mode_seeking": float, "projection": lambda v: bool(int(v))}.get(
-                name, int)(value)
+            lever[name] = {"mode_seeking": float, "projection": flag_value,
+                          "minibatch_by_class": flag_value}.get(name, int)(value)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name}: expected a number, got {value!r}") from None
     return lever
@@ -300,7 +306,8 @@ def build_parser():
     parser.add_argument("--lever", nargs="+", type=lever_flag, default=[{}], metavar="L",
                         help="levers to time, each none or FIELD=VALUE[,...] of train's lever "
                              "flags (minibatch_std=4, pack=2, mode_seeking=0.1, projection=1 "
-                             "for a cgan), under the same load (default: none)")
+                             "or minibatch_std=128,minibatch_by_class=1 for a cgan), under "
+                             "the same load (default: none)")
     parser.add_argument("--steps", type=bounded(int, 1), default=60,
                         help="steps per timed repeat")
     parser.add_argument("--repeats", type=bounded(int, 1), default=5,

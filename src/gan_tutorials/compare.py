@@ -54,6 +54,8 @@ def read_run(run_dir, average=False, best=False):
     generator, discriminator = create_models(kind, config["noise_dim"], image_set(dataset), arch,
                                              d_width=config.get("d_width"),
                                              minibatch_std=config.get("minibatch_std", 0),
+                                             minibatch_by_class=config.get("minibatch_by_class",
+                                                                           False),
                                              pack=config.get("pack", 1),
                                              projection=config.get("projection", False))
     history = runs.read_history(run_dir / "history.csv")

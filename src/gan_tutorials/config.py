@@ -76,6 +76,9 @@ class Config:
     minibatch_std: int = field(default=0, metadata={"min": 0,
         "help": "D's last hidden layer gains the spread of each group of this many inputs "
                 "(minibatch standard deviation, Karras et al. 2018); 0: off"})
+    minibatch_by_class: bool = field(default=False, metadata={
+        "help": "cgan with --minibatch-std: each input's spread is taken among the inputs of "
+                "its group that share its class (groups of one digit), not the whole group"})
     pack: int = field(default=1, metadata={"min": 1,
         "help": "D judges this many inputs stacked as one (PacGAN, Lin et al. 2018); 1: off"})
     mode_seeking: float = field(default=0.0, metadata={"min": 0.0,
@@ -143,6 +146,12 @@ class Config:
         if self.projection and not self.conditional:
             raise ValueError("--projection: a projection discriminator reads the label; it "
                              "needs --kind cgan")
+        if self.minibatch_by_class and not (self.conditional and self.minibatch_std):
+            raise ValueError("--minibatch-by-class splits each --minibatch-std group by the "
+                             "label: it needs --kind cgan and --minibatch-std G")
+        if self.minibatch_by_class and self.pack > 1:
+            raise ValueError("--minibatch-by-class with --pack: a pack stacks digits of several "
+                             "classes, so its spread has no one class")
         if self.keep_best and not self.eval_every:
             raise ValueError("--keep-best needs --eval-every K: it keeps the best of the epochs "
                              "the judge scores")
@@ -279,5 +288,5 @@ def upgrade(saved):
     D G's rate and width, and runs before the levers had none."""
     renamed = {RENAMED.get(k, k): v for k, v in saved.items()}
     return {"dataset": "mnist", "ema": 0.0, "d_learning_rate": None, "d_width": None,
-            "minibatch_std": 0, "pack": 1, "mode_seeking": 0.0, "keep_best": False,
-            "projection": False, **renamed}
+            "minibatch_std": 0, "minibatch_by_class": False, "pack": 1, "mode_seeking": 0.0,
+            "keep_best": False, "projection": False, **renamed}

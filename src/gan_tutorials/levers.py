@@ -5,7 +5,10 @@ Each lever is a setting of `Config`, off by default, and lives in the models
   * minibatch standard deviation (Karras et al. 2018, ProGAN): D's last hidden
     layer gains one feature, the mean over its units of their standard
     deviation within each group of `--minibatch-std` consecutive inputs. A G
-    that draws one thing gives groups with no spread, and D can tell;
+    that draws one thing gives groups with no spread, and D can tell. In a
+    cgan, `--minibatch-by-class` takes each input's spread among the inputs
+    of its group that share its class, so the feature reads variety within a
+    digit, not across digits (the issue's "draw each group from one class");
   * packing (Lin et al. 2018, PacGAN): D judges `--pack` consecutive inputs
     stacked as one, and its verdict is repeated for each of them, so a batch
     of n still gets n verdicts and the steps need not know;
@@ -23,6 +26,9 @@ import keras
 from keras import ops
 
 EPSILON = 1e-5  # keeps the mode-seeking term finite when two images are one
+# Under the root of a class's variance: a class drawn once in a group has none, and the
+# root's gradient at 0 is infinite (ProGAN's 1e-8).
+CLASS_EPSILON = 1e-8
 
 
 @keras.saving.register_keras_serializable(package="gan_tutorials")
@@ -41,6 +47,38 @@ class MinibatchStddev(keras.layers.Layer):
 
     def compute_output_shape(self, shape):
         return (*shape[:-1], shape[-1] + 1)
+
+    def get_config(self):
+        return {**super().get_config(), "group_size": self.group_size}
+
+
+@keras.saving.register_keras_serializable(package="gan_tutorials")
+class MinibatchClassStddev(keras.layers.Layer):
+    """[(n, f), (n, k) one-hot] -> (n, f + 1): each input gains the mean over f of the
+    standard deviation among the inputs of its group that share its class.
+
+    A class with one input in a group has no spread (0, up to CLASS_EPSILON's root).
+    """
+
+    def __init__(self, group_size, **kwargs):
+        super().__init__(**kwargs)
+        self.group_size = group_size
+
+    def call(self, inputs):
+        x, labels = inputs
+        g = self.group_size
+        groups = ops.reshape(x, (-1, g, x.shape[-1]))  # (n / g, g, f)
+        members = ops.reshape(labels, (-1, g, labels.shape[-1]))  # (n / g, g, k)
+        counts = ops.maximum(ops.sum(members, axis=1), 1.0)[..., None]  # (n / g, k, 1)
+        means = ops.einsum("bgk,bgf->bkf", members, groups) / counts  # each class's mean
+        deviations = groups - ops.einsum("bgk,bkf->bgf", members, means)  # from its own class's
+        variances = ops.einsum("bgk,bgf->bkf", members, ops.square(deviations)) / counts
+        spreads = ops.mean(ops.sqrt(variances + CLASS_EPSILON), axis=-1)  # (n / g, k)
+        spread = ops.einsum("bgk,bk->bg", members, spreads)  # each input its class's
+        return ops.concatenate([x, ops.reshape(spread, (-1, 1))], axis=-1)
+
+    def compute_output_shape(self, shapes):
+        return (*shapes[0][:-1], shapes[0][-1] + 1)
 
     def get_config(self):
         return {**super().get_config(), "group_size": self.group_size}

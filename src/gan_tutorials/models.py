@@ -62,7 +62,7 @@ def create_discriminator(spec=MNIST, *, minibatch_std=0, pack=1):
     return keras.Model(image, unpacked(x, pack), name="discriminator")
 
 
-def create_conditional_discriminator(spec=MNIST, *, minibatch_std=0, pack=1):
+def create_conditional_discriminator(spec=MNIST, *, minibatch_std=0, pack=1, by_class=False):
     """Conditional discriminator: [image, one-hot] -> ... -> 128 ReLU -> P(real)."""
     image = keras.Input(spec.image_shape, name="image")  # (n, 28, 28, 1)
     label = keras.Input((spec.num_classes,), name="label")  # (n, 10)
@@ -72,12 +72,12 @@ def create_conditional_discriminator(spec=MNIST, *, minibatch_std=0, pack=1):
     x = layers.Dense(256, activation="relu")(x)
     x = layers.Concatenate()([x, packed(label, pack)])  # (n, 266): the label joins late
     x = layers.Dense(128, activation="relu")(x)
-    x = with_spread(x, minibatch_std)  # (n, 128), or (n, 129)
+    x = with_spread(x, minibatch_std, label if by_class else None)  # (n, 128), or (n, 129)
     x = layers.Dense(1, activation="sigmoid")(x)  # (n, 1)
     return keras.Model([image, label], unpacked(x, pack), name="conditional_discriminator")
 
 
-def create_projection_discriminator(spec=MNIST, *, minibatch_std=0, pack=1):
+def create_projection_discriminator(spec=MNIST, *, minibatch_std=0, pack=1, by_class=False):
     """Projection discriminator (--projection): [image, one-hot] -> spectrally normalized
     1024/512/256 ReLU -> psi(phi) + <embed(label), phi> -> P(real)."""
     image = keras.Input(spec.image_shape, name="image")  # (n, 28, 28, 1)
@@ -86,7 +86,7 @@ def create_projection_discriminator(spec=MNIST, *, minibatch_std=0, pack=1):
     x = levers.SpectralDense(1024, activation="relu")(x)
     x = levers.SpectralDense(512, activation="relu")(x)
     x = levers.SpectralDense(256, activation="relu")(x)
-    x = with_spread(x, minibatch_std)  # phi(x): (n, 256), or (n, 257)
+    x = with_spread(x, minibatch_std, label if by_class else None)  # phi(x): (n, 256), or 257
     verdict = levers.projection_verdict(x, packed(label, pack))  # (n, 1): the label projected
     return keras.Model([image, label], unpacked(verdict, pack), name="projection_discriminator")
 
@@ -147,7 +147,7 @@ def create_conv_discriminator(spec=MNIST, width=CONV_WIDTH, *, minibatch_std=0, 
 
 
 def create_conditional_conv_discriminator(spec=MNIST, width=CONV_WIDTH, *, minibatch_std=0,
-                                          pack=1):
+                                          pack=1, by_class=False):
     """Conditional conv discriminator: [image, one-hot] -> ... + 14x14 label maps -> P(real)."""
     image = keras.Input(spec.image_shape, name="image")  # (n, 28, 28, 1)
     label = keras.Input((spec.num_classes,), name="label")  # (n, 10)
@@ -158,7 +158,7 @@ def create_conditional_conv_discriminator(spec=MNIST, width=CONV_WIDTH, *, minib
     x = layers.LeakyReLU(0.2)(x)  # (n, 7, 7, 80)
     x = layers.Flatten()(x)
     x = layers.Dense(128, activation="relu")(x)
-    x = with_spread(x, minibatch_std)  # (n, 128), or (n, 129)
+    x = with_spread(x, minibatch_std, label if by_class else None)  # (n, 128), or (n, 129)
     x = layers.Dense(1, activation="sigmoid")(x)  # (n, 1)
     return keras.Model([image, label], unpacked(x, pack), name="conditional_conv_discriminator")
 
@@ -173,13 +173,18 @@ def unpacked(verdict, size):
     return verdict if size == 1 else levers.Unpack(size)(verdict)
 
 
-def with_spread(x, group_size):
-    """--minibatch-std g: D's last hidden layer gains its group's spread (`levers`); 0: x."""
-    return x if not group_size else levers.MinibatchStddev(group_size)(x)
+def with_spread(x, group_size, label=None):
+    """--minibatch-std g: D's last hidden layer gains its group's spread (`levers`); 0: x.
+    With a cgan's label (--minibatch-by-class), the spread of its class within the group."""
+    if not group_size:
+        return x
+    if label is None:
+        return levers.MinibatchStddev(group_size)(x)
+    return levers.MinibatchClassStddev(group_size)([x, label])
 
 
 def create_projection_conv_discriminator(spec=MNIST, width=CONV_WIDTH, *, minibatch_std=0,
-                                         pack=1):
+                                         pack=1, by_class=False):
     """Projection conv discriminator (--projection): [image, one-hot] -> spectrally normalized
     14x14x width -> 7x7x(2 width) -> 128 ReLU -> psi(phi) + <embed(label), phi> -> P(real)."""
     image = keras.Input(spec.image_shape, name="image")  # (n, 28, 28, 1)
@@ -190,7 +195,7 @@ def create_projection_conv_discriminator(spec=MNIST, width=CONV_WIDTH, *, miniba
     x = layers.LeakyReLU(0.2)(x)  # (n, 7, 7, 80)
     x = layers.Flatten()(x)
     x = levers.SpectralDense(128, activation="relu")(x)
-    x = with_spread(x, minibatch_std)  # phi(x): (n, 128), or (n, 129)
+    x = with_spread(x, minibatch_std, label if by_class else None)  # phi(x): (n, 128), or 129
     verdict = levers.projection_verdict(x, packed(label, pack))  # (n, 1)
     return keras.Model([image, label], unpacked(verdict, pack),
                        name="projection_conv_discriminator")
@@ -256,11 +261,12 @@ FACTORIES = {  # (arch, kind) -> (generator factory, discriminator factory)
 
 
 def create_models(kind, noise_dim=NOISE_DIM, spec=MNIST, arch="dense", *, d_width=None,
-                  minibatch_std=0, pack=1, projection=False):
+                  minibatch_std=0, pack=1, projection=False, minibatch_by_class=False):
     """Return (generator, discriminator) for kind "gan" or "cgan" of arch "dense" or "conv".
 
     d_width: a conv D's own width (a wider D only); None keeps G's.
     minibatch_std, pack: D's levers against collapse (`levers`); 0 and 1 are off.
+    minibatch_by_class: a cgan's minibatch spread taken within each class of a group.
     projection: a cgan's projection D with spectral normalization in place of the joined label.
     """
     if (arch, kind) not in FACTORIES:
@@ -270,11 +276,16 @@ def create_models(kind, noise_dim=NOISE_DIM, spec=MNIST, arch="dense", *, d_widt
         raise ValueError(f"d_width applies to the conv pair, not to arch {arch!r}")
     if projection and kind != "cgan":
         raise ValueError("projection reads the label, so it needs a cgan")
+    if minibatch_by_class and (kind != "cgan" or not minibatch_std or pack > 1):
+        raise ValueError("minibatch_by_class splits a cgan's minibatch groups (minibatch_std) "
+                         "by class, and packs (pack) mix classes")
     make_generator, make_discriminator = FACTORIES[arch, kind]
     make_discriminator = PROJECTION[arch] if projection else make_discriminator
-    widths = {} if d_width is None else {"width": d_width}
+    options = {} if d_width is None else {"width": d_width}
+    if minibatch_by_class:  # the conditional Ds alone take it: it reads the label
+        options["by_class"] = True
     return make_generator(noise_dim, spec), make_discriminator(
-        spec, **widths, minibatch_std=minibatch_std, pack=pack)
+        spec, **options, minibatch_std=minibatch_std, pack=pack)
 
 
 # --- reading a trained generator back -------------------------------------------

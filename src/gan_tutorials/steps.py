@@ -86,6 +86,7 @@ def build_models(config, spec=MNIST):
     generator, discriminator = create_models(config.kind, config.noise_dim, spec, config.arch,
                                              d_width=config.d_width, pack=config.pack,
                                              minibatch_std=config.minibatch_std,
+                                             minibatch_by_class=config.minibatch_by_class,
                                              projection=config.projection)
     jit = config.engine != "tutorial"
     adam = lambda rate: keras.optimizers.Adam(learning_rate=rate, beta_1=config.beta_1)
