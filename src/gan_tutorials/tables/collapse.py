@@ -79,7 +79,10 @@ def collapse_levers(root):
 # The conv pair's studies: the conv gan at 100 epochs with the dense GAN's winner, and the
 # conv cgan's screen at 30 epochs (--ema 0.999), each against its no-lever runs.
 CONV_GAN_STUDIES = (("`--pack 2 --minibatch-std 4`", "conv-gan-pack-2-minibatch-std-4"),)
-CONV_CGAN_STUDIES = (("`--minibatch-std 4`", "conv-cgan-30-minibatch-std-4"),)
+CONV_CGAN_STUDIES = (("`--minibatch-std 4`", "conv-cgan-30-minibatch-std-4"),
+                     ("`--pack 2`", "conv-cgan-30-pack-2"),
+                     ("`--minibatch-std 128 --minibatch-by-class`",
+                      "conv-cgan-30-minibatch-std-128-by-class"))
 SCREEN_EPOCH = 30
 
 
