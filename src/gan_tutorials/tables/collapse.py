@@ -167,7 +167,7 @@ def collapse_measures(root, names=("gan", "conv-gan", "cgan", "conv-cgan", "fash
     return "\n".join(rows)
 
 
-def collapse_cost(root, names=("levers", "levers-cgan")):
+def collapse_cost(root, names=("levers", "levers-cgan", "levers-cgan-by-class")):
     """A fused step with each lever against one without, timed under the same load (bench)."""
     rows = ["| pair | lever | fused ms/step | against no lever | train_on_batch ms/step |",
             "| --- | --- | ---: | ---: | ---: |"]
