@@ -122,8 +122,9 @@ def scalars(events, tag):
 # hands out whole files in collection order: these start first, and the many short files
 # fill in after them, so that neither worker ends the session alone on a long one.
 LONGEST_FIRST = ("test_train.py", "test_parallel.py", "test_evaluate.py", "test_hardening.py",
-                 "test_jax.py", "test_committed_outputs.py", "test_steps.py",
-                 "test_studio_server.py", "test_studio.py", "test_study.py")
+                 "test_jax.py", "test_committed_outputs.py", "test_levers.py",
+                 "test_processes.py", "test_steps.py", "test_studio_server.py", "test_studio.py",
+                 "test_study.py")
 
 
 def pytest_collection_modifyitems(config, items):

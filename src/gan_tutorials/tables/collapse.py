@@ -82,7 +82,8 @@ CONV_GAN_STUDIES = (("`--pack 2 --minibatch-std 4`", "conv-gan-pack-2-minibatch-
 CONV_CGAN_STUDIES = (("`--minibatch-std 4`", "conv-cgan-30-minibatch-std-4"),
                      ("`--pack 2`", "conv-cgan-30-pack-2"),
                      ("`--minibatch-std 128 --minibatch-by-class`",
-                      "conv-cgan-30-minibatch-std-128-by-class"))
+                      "conv-cgan-30-minibatch-std-128-by-class"),
+                     ("`--pack 2 --mode-seeking 0.1`", "conv-cgan-30-pack-2-mode-seeking-0.1"))
 SCREEN_EPOCH = 30
 
 
@@ -106,9 +107,9 @@ def collapse_conv_gan(root):
 def collapse_conv_cgan(root, epoch=SCREEN_EPOCH):
     """The conv cgan's screen at epoch 30: the distance of G and of its average from each
     run's curve, and the scores `evaluate` gave G at that epoch (a cgan's means over classes)."""
-    rows = ["| lever | seeds | Frechet distance | average's distance | judged | variety within "
-            "classes | recall | coverage |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    rows = ["| lever | seeds | Frechet distance | average's distance | judged | distance by "
+            "evaluate | variety within classes | recall | coverage |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     # No lever: the reference's own curve at epoch 30 and the 30-epoch run before it
     # (both seed 1234; scored before `manifold`, so no recall or coverage).
     baseline = [root / REFERENCE / "conv-cgan", root / TRIED / "conv-cgan-30"]
@@ -125,13 +126,15 @@ def collapse_conv_cgan(root, epoch=SCREEN_EPOCH):
         cells = [spread([float(r["frechet_distance"]) for r in at]),
                  spread(average) if average else "-",
                  spread([float(r["accuracy"]) for r in at], 1, percent=True),
+                 spread([m["frechet_distance"] for m in scored]) if scored else "-",
                  spread([m["mean_class_spread"] for m in scored]) if scored else "-",
                  *(spread([m["mean_class_manifold"][k] for m in scored if "mean_class_manifold" in m])
                    if any("mean_class_manifold" in m for m in scored) else "-"
                    for k in ("recall", "coverage"))]
         rows.append(f"| {label} | {len(folders)} | " + " | ".join(cells) + " |")
     level = runs.read_json(root / REFERENCE / "conv-cgan" / "metrics.json")
-    rows.append(f"| real test digits | | {level['frechet_floor']:.2f} | | | 1.00 | "
+    rows.append(f"| real test digits | | {level['frechet_floor']:.2f} | | | "
+                f"{level['frechet_floor']:.2f} | 1.00 | "
                 f"{level['real_mean_class_manifold']['recall']:.2f} | "
                 f"{level['real_mean_class_manifold']['coverage']:.2f} |")
     return "\n".join(rows)
