@@ -168,5 +168,8 @@ def test_levers_are_timed_by_name_and_a_bad_one_is_refused(capsys):
     assert bench.arch_name({"arch": "conv", "d_width": 64}) == "conv, D width 64"  # older files
     with pytest.raises(SystemExit):
         bench.build_parser().parse_args(["--lever", "dropout=0.5"])
-    assert "FIELD one of minibatch_std, pack, mode_seeking, projection" in capsys.readouterr().err
+    assert ("FIELD one of minibatch_std, minibatch_by_class, pack, mode_seeking, projection"
+            in capsys.readouterr().err)
     assert bench.lever_flag("projection=1") == {"projection": True}
+    assert bench.lever_flag("minibatch_std=128,minibatch_by_class=1") == {
+        "minibatch_std": 128, "minibatch_by_class": True}
