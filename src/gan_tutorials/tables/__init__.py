@@ -43,6 +43,7 @@ from gan_tutorials.tables.collapse import (
     collapse_curves,
     collapse_levers,
     collapse_measures,
+    kept_generators,
 )
 from gan_tutorials.tables.common import REFERENCE, TRIED, runs_side_by_side
 from gan_tutorials.tables.common import measured_by as measured_by  # (the tests read it here)
@@ -103,6 +104,8 @@ TABLES = {  # name -> a function of the repository root that returns the markdow
     "collapse-cost": collapse_cost,
     "collapse-conv-gan": collapse_conv_gan,
     "collapse-conv-cgan": collapse_conv_cgan,
+    "collapse-kept-mnist": kept_generators("conv-cgan-60-pack-2-mode-seeking-0.1"),
+    "collapse-kept-fashion": kept_generators("fashion-conv-cgan-60-pack-2-mode-seeking-0.1"),
 }
 
 

@@ -186,3 +186,38 @@ def collapse_cost(root, names=("levers", "levers-cgan", "levers-cgan-by-class"))
                         f"{ms['fused'] / plain[r['model']]:.2f}x | {ms['train_on_batch']:.1f} |")
         lines.append(measured_by(data, BENCH / f"{name}.json"))
     return "\n".join(rows) + "\n\n" + "\n".join(lines)
+
+
+def kept_generators(name):
+    """A longer study with --keep-best (study --out outputs/study/NAME): per seed, `evaluate`'s
+    scores of G at its last epoch and of the generators --keep-best kept (G and its average,
+    each at its lowest-distance epoch), beside the real test set's level (a cgan's means over
+    classes)."""
+    def table(root):
+        rows = ["| seed | generator | epoch | distance by evaluate | variety within classes "
+                "| recall | coverage | judged | worst class | specks per digit |",
+                "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        level = None
+        for folder in finished_seeds(root, name):
+            config = runs.read_json(folder / "config.json")["config"]
+            for label, sub in (("G", "."), ("G kept", "best"), ("average kept", "ema-best")):
+                path = folder / sub / "metrics.json"
+                if not path.exists():
+                    continue
+                m = runs.read_json(path)
+                level = level or m
+                rows.append(f"| {config['seed']} | {label} | {m.get('best_epoch', config['epochs'])} "
+                            f"| {m['frechet_distance']:.2f} | {m['mean_class_spread']:.2f} "
+                            f"| {m['mean_class_manifold']['recall']:.2f} "
+                            f"| {m['mean_class_manifold']['coverage']:.2f} "
+                            f"| {100 * m['accuracy']:.1f}% | {100 * m['min_class_accuracy']:.1f}% "
+                            f"| {m['specks_per_image']:.3f} |")
+        if level:
+            real = level["real_mean_class_manifold"]
+            rows.append(f"| real test set | | | {level['frechet_floor']:.2f} | 1.00 "
+                        f"| {real['recall']:.2f} | {real['coverage']:.2f} "
+                        f"| {100 * np.mean(level['judge_per_class_accuracy']):.1f}% "
+                        f"| {100 * min(level['judge_per_class_accuracy']):.1f}% "
+                        f"| {level['real_specks_per_image']:.3f} |")
+        return "\n".join(rows)
+    return table
