@@ -95,6 +95,18 @@ def test_the_winner_does_not_collapse_where_the_article_does(article, winner):
     assert winner["frechet_distance"] < article["frechet_distance"] / 4
 
 
+def test_the_conv_cgan_winner_keeps_the_variety_the_reference_loses():
+    """#40's distance and variety goals for the MNIST conv cgan, from the committed scores: at
+    most half the dense cgan's distance, and 0.90 of real digits' variety within classes."""
+    dense, narrowing, winner = (json.loads((REFERENCE / name / "metrics.json").read_text())
+                                for name in ("cgan", "conv-cgan", "conv-cgan-pack-2-mode-seeking-0.1"))
+    assert narrowing["frechet_distance"] > dense["frechet_distance"]  # the article's narrowing
+    assert narrowing["mean_class_spread"] < 0.75
+    assert winner["frechet_distance"] <= dense["frechet_distance"] / 2
+    assert winner["mean_class_spread"] >= 0.90
+    assert all(share >= 0.09 for share in winner["class_shares"])  # a cgan draws what it is asked
+
+
 @pytest.mark.parametrize("kind", ["gan", "cgan"])
 def test_the_committed_studies_count_their_five_seeds(kind):
     """outputs/study/<kind>: five seeds, each claim's count the sum of its seeds' verdicts."""
