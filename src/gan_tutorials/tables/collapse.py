@@ -189,17 +189,17 @@ def collapse_cost(root, names=("levers", "levers-cgan", "levers-cgan-by-class"))
 
 
 def kept_generators(name):
-    """A longer study with --keep-best (study --out outputs/study/NAME): per seed, `evaluate`'s
-    scores of G at its last epoch and of the generators --keep-best kept (G and its average,
-    each at its lowest-distance epoch), beside the real test set's level (a cgan's means over
-    classes)."""
+    """A longer study with --keep-best (outputs/study/NAME, or outputs/training/NAME while it
+    trains): per seed, `evaluate`'s scores of G at its last epoch and of the generators
+    --keep-best kept (G and its average, each at its lowest-distance epoch), beside the real
+    test set's level (a cgan's means over classes)."""
     def table(root):
         rows = ["| seed | generator | epoch | distance by evaluate | variety within classes "
                 "| recall | coverage | judged | worst class | specks per digit |",
                 "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         level = None
         for folder in finished_seeds(root, name):
-            config = runs.read_json(folder / "config.json")["config"]
+            config = runs.read_config(folder)
             for label, sub in (("G", "."), ("G kept", "best"), ("average kept", "ema-best")):
                 path = folder / sub / "metrics.json"
                 if not path.exists():
